@@ -1,0 +1,16 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "Parlance staff"
+admin.site.site_title = "Parlance staff"
+admin.site.index_title = "Learners, vocabulary and sessions"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("", include("tutor.urls")),
+]
+
+if settings.REALTIME_STANDIN:
+    urlpatterns.append(path("standin/", include("standin.urls")))

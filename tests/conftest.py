@@ -1,0 +1,72 @@
+"""Shared fixtures: alice and bob (learners), staff, logged-in clients."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.models import User
+from tutor.models import Assignment, Word, WordList
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_user(email: str, **fields) -> User:
+    return User.objects.create_user(email=email, password=PASSWORD, **fields)
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return make_user("alice@example.com", display_name="Alice", cefr_level="A2", target_language="es")
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return make_user("bob@example.com", display_name="Bob")
+
+
+@pytest.fixture
+def staff(db) -> User:
+    return make_user("staff@example.com", display_name="Sam", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(bob) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+@pytest.fixture
+def staff_client(staff) -> Client:
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def spanish(db) -> WordList:
+    word_list = WordList.objects.create(name="Spanish basics", language="es")
+    for position, (term, meaning) in enumerate(
+        [("gato", "cat"), ("perro", "dog"), ("casa", "house"), ("agua", "water")]
+    ):
+        Word.objects.create(word_list=word_list, term=term, meaning=meaning, position=position)
+    return word_list
+
+
+@pytest.fixture
+def alice_words(alice, spanish) -> WordList:
+    Assignment.objects.create(learner=alice, word_list=spanish)
+    return spanish

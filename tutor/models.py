@@ -1,0 +1,249 @@
+"""Vocabulary, spaced-repetition progress, grades and tutor conversations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import LANGUAGES
+
+from tutor.srs import MASTERED_INTERVAL_DAYS
+
+
+class WordList(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    language = models.CharField(max_length=8, choices=LANGUAGES)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    learners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Assignment", related_name="word_lists", blank=True
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Word(models.Model):
+    class PartOfSpeech(models.TextChoices):
+        NOUN = "noun", "noun"
+        VERB = "verb", "verb"
+        ADJECTIVE = "adjective", "adjective"
+        ADVERB = "adverb", "adverb"
+        PHRASE = "phrase", "phrase"
+        OTHER = "other", "other"
+
+    word_list = models.ForeignKey(WordList, on_delete=models.CASCADE, related_name="words")
+    term = models.CharField(max_length=120)
+    meaning = models.CharField(max_length=255, help_text="Meaning or translation.")
+    example = models.CharField("example sentence", max_length=500, blank=True)
+    part_of_speech = models.CharField(
+        max_length=12, choices=PartOfSpeech.choices, default=PartOfSpeech.OTHER, blank=True
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["word_list", "position", "term"]
+        constraints = [
+            models.UniqueConstraint(fields=["word_list", "term"], name="word_unique_term_per_list"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term} ({self.meaning})"
+
+
+class Assignment(models.Model):
+    """A word list given to a learner."""
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    word_list = models.ForeignKey(WordList, on_delete=models.CASCADE, related_name="assignments")
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-assigned_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner", "word_list"], name="assignment_unique_learner_list"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.word_list} → {self.learner}"
+
+
+class WordProgress(models.Model):
+    """One learner's spaced-repetition state for one word (SM-2 style)."""
+
+    class Result(models.TextChoices):
+        CORRECT = "correct", "correct"
+        HESITANT = "hesitant", "hesitant"
+        INCORRECT = "incorrect", "incorrect"
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="word_progress"
+    )
+    word = models.ForeignKey(Word, on_delete=models.CASCADE, related_name="progress")
+    repetitions = models.PositiveIntegerField(default=0)
+    interval_days = models.PositiveIntegerField(default=0)
+    ease = models.FloatField(default=2.5)
+    due_at = models.DateTimeField(default=timezone.now)
+    last_result = models.CharField(max_length=10, choices=Result.choices, blank=True)
+    correct_count = models.PositiveIntegerField(default=0)
+    incorrect_count = models.PositiveIntegerField(default=0)
+    last_reviewed_at = models.DateTimeField(null=True, blank=True)
+    mastered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "word progress"
+        ordering = ["due_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "word"], name="progress_unique_learner_word"),
+            models.CheckConstraint(condition=Q(ease__gte=1.3), name="progress_ease_at_least_1_3"),
+        ]
+        indexes = [
+            models.Index(fields=["learner", "due_at"], name="progress_learner_due"),
+            models.Index(fields=["learner", "last_reviewed_at"], name="progress_learner_reviewed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner} · {self.word.term}"
+
+    @property
+    def is_new(self) -> bool:
+        return self.last_reviewed_at is None
+
+    @property
+    def is_mastered(self) -> bool:
+        return self.interval_days >= MASTERED_INTERVAL_DAYS
+
+    def is_due(self, now: dt.datetime | None = None) -> bool:
+        return self.due_at <= (now or timezone.now())
+
+    @property
+    def state(self) -> str:
+        if self.is_new:
+            return "new"
+        if self.is_mastered:
+            return "mastered"
+        return "learning"
+
+
+class TestResult(models.Model):
+    class Source(models.TextChoices):
+        WRITTEN = "written", "written test"
+        VOICE = "voice", "voice quiz"
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="test_results"
+    )
+    word_list = models.ForeignKey(
+        WordList, on_delete=models.SET_NULL, null=True, blank=True, related_name="test_results"
+    )
+    taken_at = models.DateTimeField(default=timezone.now)
+    score = models.PositiveIntegerField()
+    max_score = models.PositiveIntegerField()
+    details = models.JSONField(default=list, blank=True, help_text="Per-word results.")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WRITTEN)
+
+    __test__ = False  # not a pytest test class
+
+    class Meta:
+        ordering = ["-taken_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__lte=models.F("max_score")), name="result_score_within_max"
+            ),
+            models.CheckConstraint(condition=Q(max_score__gt=0), name="result_max_score_positive"),
+        ]
+        indexes = [models.Index(fields=["learner", "-taken_at"], name="result_learner_taken")]
+
+    def __str__(self) -> str:
+        return f"{self.learner} · {self.score}/{self.max_score}"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.score / self.max_score) if self.max_score else 0
+
+
+class TutorSession(models.Model):
+    """One voice session with the tutor, from minting its key to its end."""
+
+    class Status(models.TextChoices):
+        MINTED = "minted", "key minted"
+        LIVE = "live", "live"
+        ENDED = "ended", "ended"
+        FAILED = "failed", "failed"
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tutor_sessions"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.MINTED)
+    model = models.CharField(max_length=64)
+    voice = models.CharField(max_length=64)
+    instructions = models.TextField(help_text="The instructions the tutor was given.")
+    focus_words = models.JSONField(default=list, blank=True)
+    call_id = models.CharField("upstream call id", max_length=128, blank=True)
+    minted_at = models.DateTimeField(default=timezone.now)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=64, blank=True)
+    usage = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-minted_at"]
+        indexes = [
+            models.Index(fields=["learner", "-minted_at"], name="session_learner_minted"),
+            models.Index(fields=["status"], name="session_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.pk} · {self.learner}"
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        if self.connected_at and self.ended_at:
+            return self.ended_at - self.connected_at
+        return None
+
+
+class ConversationItem(models.Model):
+    """A completed item of a tutor conversation, saved once per upstream item id."""
+
+    class Role(models.TextChoices):
+        USER = "user", "learner"
+        ASSISTANT = "assistant", "tutor"
+        SYSTEM = "system", "system"
+        TOOL = "tool", "tool"
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "message"
+        FUNCTION_CALL = "function_call", "function call"
+        FUNCTION_CALL_OUTPUT = "function_call_output", "function call output"
+
+    session = models.ForeignKey(TutorSession, on_delete=models.CASCADE, related_name="items")
+    item_id = models.CharField("upstream item id", max_length=128)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.MESSAGE)
+    text = models.TextField(blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    order = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["session", "order", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "item_id"], name="item_unique_per_session"),
+        ]
+        indexes = [models.Index(fields=["session", "order"], name="item_session_order")]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.text[:60]}"

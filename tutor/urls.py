@@ -1,0 +1,9 @@
+from django.urls import path
+
+from tutor import views
+
+app_name = "tutor"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+]
