@@ -6,4 +6,5 @@ app_name = "tutor"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("tutor/", views.tutor_page, name="tutor"),
 ]
