@@ -1,0 +1,192 @@
+"""The stand-in's HTTP surface, shaped like ``https://api.openai.com/v1/realtime/...``.
+
+- ``POST client_secrets`` (server key): validate, store, return ``{value: "ek_…", expires_at, session}``.
+- ``POST calls``: raw ``application/sdp`` with an ``ek_`` key (or the server key, default
+  session), or the multipart form (``sdp`` + ``session``) with the server key; 201 with the SDP
+  answer and ``Location: /v1/realtime/calls/rtc_…``.
+- ``POST calls/<call_id>/hangup`` (server key).
+
+These are API endpoints authenticated by bearer keys, so they are CSRF-exempt and answer CORS
+preflights for browsers on any origin.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from standin import config
+from standin.models import ClientSecret
+from standin.webrtc import BadOffer, RealtimeCall, call_hangup
+
+logger = logging.getLogger(__name__)
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, X-OpenAI-Agents-SDK",
+    "Access-Control-Expose-Headers": "Location",
+    "Access-Control-Max-Age": "600",
+}
+
+
+def _error(status: int, message: str, *, code: str | None = None, param: str | None = None) -> JsonResponse:
+    return JsonResponse(
+        {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}},
+        status=status,
+    )
+
+
+def _api(view):
+    """CSRF-exempt, CORS headers on every answer, OPTIONS preflight, POST only."""
+
+    @csrf_exempt
+    @wraps(view)
+    async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "OPTIONS":
+            response: HttpResponse = HttpResponse(status=204)
+        elif request.method != "POST":
+            response = _error(405, f"Method {request.method} is not allowed here; use POST.", code="method_not_allowed")
+            response["Allow"] = "POST, OPTIONS"
+        else:
+            response = await view(request, *args, **kwargs)
+        for header, value in CORS_HEADERS.items():
+            response[header] = value
+        return response
+
+    return wrapper
+
+
+def _bearer(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return None
+    return key.strip()
+
+
+def _is_server_key(key: str | None) -> bool:
+    return key is not None and hmac.compare_digest(key.encode(), settings.STANDIN_API_KEY.encode())
+
+
+def _unauthorized(key: str | None) -> JsonResponse:
+    if key is None:
+        return _error(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an Authorization header using "
+            "Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        )
+    shown = f"{key[:6]}…{key[-4:]}" if len(key) > 12 else "***"
+    return _error(401, f"Incorrect API key provided: {shown}.", code="invalid_api_key")
+
+
+def _defaults() -> config.Defaults:
+    return config.Defaults(model=settings.REALTIME_MODEL, voice=settings.REALTIME_VOICE)
+
+
+@_api
+async def client_secrets(request: HttpRequest) -> HttpResponse:
+    key = _bearer(request)
+    if not _is_server_key(key):
+        return _unauthorized(key)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return _error(400, "We could not parse the JSON body of your request.", code="invalid_json")
+    try:
+        ttl, session = config.client_secret_request_parse(body, defaults=_defaults())
+    except config.InvalidRequest as problem:
+        return JsonResponse({"error": problem.as_error()}, status=400)
+    now = timezone.now()
+    expires_at = now + timedelta(seconds=ttl)
+    await ClientSecret.objects.filter(expires_at__lt=now - timedelta(hours=1)).adelete()
+    secret = await ClientSecret.objects.acreate(
+        value="ek_" + secrets.token_hex(24),
+        session=session,
+        expires_at=expires_at,
+    )
+    return JsonResponse({"value": secret.value, "expires_at": int(expires_at.timestamp()), "session": session})
+
+
+async def _session_for(key: str | None) -> dict[str, Any] | None:
+    """The session a key opens: the default one for the server key, the minted one for an ek_ key."""
+    if _is_server_key(key):
+        return config.session_default(_defaults())
+    if key is None or not key.startswith("ek_"):
+        return None
+    secret = await ClientSecret.objects.filter(value=key, expires_at__gt=timezone.now()).afirst()
+    if secret is None:
+        return None
+    session = dict(secret.session)
+    session["id"] = config.new_id("sess")
+    return session
+
+
+@_api
+async def calls(request: HttpRequest) -> HttpResponse:
+    key = _bearer(request)
+    session = await _session_for(key)
+    if session is None:
+        return _unauthorized(key)
+    content_type = request.content_type or ""
+    if content_type == "application/sdp":
+        sdp = request.body.decode("utf-8", "replace")
+    elif content_type == "multipart/form-data":
+        if not _is_server_key(key):
+            return _error(
+                401, "The multipart form of /realtime/calls needs the server API key.", code="invalid_api_key"
+            )
+        sdp_part = request.POST.get("sdp") or _file_text(request, "sdp")
+        session_part = request.POST.get("session") or _file_text(request, "session")
+        if not sdp_part:
+            return _error(400, "Missing required parameter: 'sdp'.", code="missing_required_parameter", param="sdp")
+        sdp = sdp_part
+        if session_part:
+            try:
+                session = config.session_create(json.loads(session_part), defaults=_defaults())
+            except ValueError as problem:
+                if isinstance(problem, config.InvalidRequest):
+                    return JsonResponse({"error": problem.as_error()}, status=400)
+                return _error(400, "The 'session' part is not valid JSON.", code="invalid_json", param="session")
+    else:
+        return _error(
+            400,
+            f"Unsupported Content-Type {content_type or 'none'!r}: send the SDP offer as application/sdp, "
+            "or a multipart/form-data form with 'sdp' and 'session' parts.",
+            code="unsupported_content_type",
+        )
+    call = RealtimeCall(session=session)
+    try:
+        answer = await call.answer(sdp)
+    except BadOffer as problem:
+        return _error(400, str(problem), code="invalid_offer", param="sdp")
+    response = HttpResponse(answer, status=201, content_type="application/sdp")
+    response["Location"] = f"/v1/realtime/calls/{call.call_id}"
+    return response
+
+
+def _file_text(request: HttpRequest, name: str) -> str | None:
+    upload = request.FILES.get(name)
+    if upload is None:
+        return None
+    return upload.read().decode("utf-8", "replace")
+
+
+@_api
+async def hangup(request: HttpRequest, call_id: str) -> HttpResponse:
+    key = _bearer(request)
+    if not _is_server_key(key):
+        return _unauthorized(key)
+    if not await call_hangup(call_id):
+        return _error(404, f"Call '{call_id}' not found.", code="call_not_found", param="call_id")
+    return HttpResponse(status=200)
