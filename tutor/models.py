@@ -247,3 +247,30 @@ class ConversationItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.text[:60]}"
+
+
+class Review(models.Model):
+    """One practice of one word: the history behind streaks, charts and recaps."""
+
+    class Source(models.TextChoices):
+        FLASHCARD = "flashcard", "flashcard review"
+        TEST = "test", "written test"
+        VOICE = "voice", "voice session"
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviews"
+    )
+    word = models.ForeignKey(Word, on_delete=models.CASCADE, related_name="reviews")
+    outcome = models.CharField(max_length=10, choices=WordProgress.Result.choices)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.FLASHCARD)
+    session = models.ForeignKey(
+        TutorSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="reviews"
+    )
+    reviewed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-reviewed_at"]
+        indexes = [models.Index(fields=["learner", "reviewed_at"], name="review_learner_time")]
+
+    def __str__(self) -> str:
+        return f"{self.learner} · {self.word.term} · {self.outcome}"

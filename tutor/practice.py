@@ -8,14 +8,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from tutor import srs
-from tutor.models import WordProgress
+from tutor.models import Review, WordProgress
 
 
 @transaction.atomic
 def word_practice_record(
-    *, learner, word, outcome: str, now: dt.datetime | None = None
+    *,
+    learner,
+    word,
+    outcome: str,
+    source: str = Review.Source.FLASHCARD,
+    session=None,
+    now: dt.datetime | None = None,
 ) -> WordProgress:
-    """Apply one review (``correct``/``hesitant``/``incorrect``) to the learner's progress."""
+    """Apply one review (``correct``/``hesitant``/``incorrect``) to the learner's progress.
+
+    Also logs the review, so streaks, charts and recaps have the history.
+    """
     quality = srs.outcome_quality(outcome)
     now = now or timezone.now()
     progress, _ = WordProgress.objects.select_for_update().get_or_create(
@@ -43,4 +52,7 @@ def word_practice_record(
     else:
         progress.mastered_at = None
     progress.save()
+    Review.objects.create(
+        learner=learner, word=word, outcome=outcome, source=source, session=session, reviewed_at=now
+    )
     return progress

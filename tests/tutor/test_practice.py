@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from tutor.models import WordProgress
+from tutor.models import Review, WordProgress
 from tutor.practice import word_practice_record
 
 pytestmark = pytest.mark.django_db
@@ -32,3 +32,13 @@ def test_it_marks_a_word_mastered_once_the_interval_is_long(alice, alice_words):
     WordProgress.objects.create(learner=alice, word=word, repetitions=3, interval_days=16, ease=2.6)
     progress = word_practice_record(learner=alice, word=word, outcome="correct", now=NOW)
     assert progress.is_mastered and progress.mastered_at == NOW
+
+
+def test_it_logs_every_review_with_its_source(alice, alice_words):
+    word = alice_words.words.get(term="gato")
+    word_practice_record(learner=alice, word=word, outcome="correct", now=NOW)
+    word_practice_record(learner=alice, word=word, outcome="hesitant", source="voice", now=NOW)
+    assert list(Review.objects.order_by("id").values_list("outcome", "source")) == [
+        ("correct", "flashcard"),
+        ("hesitant", "voice"),
+    ]
