@@ -1,0 +1,82 @@
+"""Selectors for the learner's history: grade and mastery charts, streak, past sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from tutor import charts
+from tutor.models import Review, TestResult, TutorSession, WordProgress
+
+CHART_DAYS = 60
+
+
+@dataclass
+class History:
+    grades: charts.LineChart
+    mastered: charts.LineChart
+    streak: int
+    sessions: list[TutorSession]
+
+
+def _local_day(moment: dt.datetime) -> dt.date:
+    return timezone.localtime(moment).date()
+
+
+def grade_chart(*, learner, today: dt.date) -> charts.LineChart:
+    start = today - dt.timedelta(days=CHART_DAYS)
+    results = TestResult.objects.filter(learner=learner, taken_at__date__gte=start).order_by("taken_at")
+    values = [(_local_day(r.taken_at), float(r.percent)) for r in results]
+    return charts.line_chart(title="Test grades", values=values, y_max=100, y_suffix="%", start=start, end=today)
+
+
+def mastered_chart(*, learner, today: dt.date) -> charts.LineChart:
+    start = today - dt.timedelta(days=CHART_DAYS)
+    mastered = WordProgress.objects.filter(learner=learner, mastered_at__isnull=False)
+    before = mastered.filter(mastered_at__date__lt=start).count()
+    days = [_local_day(m) for m in mastered.filter(mastered_at__date__gte=start).values_list("mastered_at", flat=True)]
+    if not days and not before:
+        return charts.line_chart(title="Words mastered", values=[])
+    series = charts.cumulative_by_day(days, start=start, end=today, initial=before)
+    return charts.line_chart(title="Words mastered", values=series, start=start, end=today)
+
+
+def activity_days(*, learner, today: dt.date) -> set[dt.date]:
+    since = today - dt.timedelta(days=366)
+    days: set[dt.date] = set()
+    days.update(Review.objects.filter(learner=learner, reviewed_at__date__gte=since).dates("reviewed_at", "day"))
+    days.update(TestResult.objects.filter(learner=learner, taken_at__date__gte=since).dates("taken_at", "day"))
+    days.update(
+        TutorSession.objects.filter(learner=learner, connected_at__date__gte=since).dates("connected_at", "day")
+    )
+    return days
+
+
+def past_sessions(*, learner, limit: int = 10) -> list[TutorSession]:
+    return list(
+        TutorSession.objects.filter(learner=learner, connected_at__isnull=False)
+        .annotate(
+            item_count=Count("items", distinct=True),
+            words_practised=Count("reviews__word", filter=Q(reviews__source=Review.Source.VOICE), distinct=True),
+        )
+        .order_by("-connected_at")[:limit]
+    )
+
+
+def learner_history(*, learner, now: dt.datetime | None = None) -> History:
+    today = timezone.localtime(now or timezone.now()).date()
+    return History(
+        grades=grade_chart(learner=learner, today=today),
+        mastered=mastered_chart(learner=learner, today=today),
+        streak=charts.streak_days(activity_days(learner=learner, today=today), today=today),
+        sessions=past_sessions(learner=learner),
+    )
+
+
+def learner_session_get(*, learner, session_id: int) -> TutorSession:
+    """A session of this learner's, or 404: nobody reads another learner's transcript."""
+    return get_object_or_404(TutorSession.objects.filter(learner=learner), pk=session_id)
