@@ -237,6 +237,8 @@ class ConversationItem(models.Model):
     order = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    flagged = models.BooleanField(default=False, help_text="Stopped by the output guardrail.")
+    flag_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["session", "order", "created_at"]
