@@ -7,4 +7,6 @@ app_name = "tutor"
 urlpatterns = [
     path("", views.home, name="home"),
     path("tutor/", views.tutor_page, name="tutor"),
+    path("sessions/<int:session_id>/", views.session_detail, name="session-detail"),
+    path("tutor/token/", views.realtime_token, name="realtime-token"),
 ]
