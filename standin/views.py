@@ -139,6 +139,8 @@ async def calls(request: HttpRequest) -> HttpResponse:
     if session is None:
         return _unauthorized(key)
     content_type = request.content_type or ""
+    if content_type != "multipart/form-data" and not request.body.strip():
+        return _error(400, "The SDP offer is empty.", code="invalid_offer", param="sdp")
     if content_type == "application/sdp":
         sdp = request.body.decode("utf-8", "replace")
     elif content_type == "multipart/form-data":
@@ -154,9 +156,9 @@ async def calls(request: HttpRequest) -> HttpResponse:
         if session_part:
             try:
                 session = config.session_create(json.loads(session_part), defaults=_defaults())
-            except ValueError as problem:
-                if isinstance(problem, config.InvalidRequest):
-                    return JsonResponse({"error": problem.as_error()}, status=400)
+            except config.InvalidRequest as problem:
+                return JsonResponse({"error": problem.as_error()}, status=400)
+            except ValueError:
                 return _error(400, "The 'session' part is not valid JSON.", code="invalid_json", param="session")
     else:
         return _error(

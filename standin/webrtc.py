@@ -55,7 +55,7 @@ def offer_check(sdp: str) -> None:
             raise BadOffer(f"The SDP offer has no a={attribute} line.")
 
 
-def _with_loopback(pc: RTCPeerConnection) -> None:
+def loopback_candidates(pc: RTCPeerConnection) -> None:
     """Make aioice gather a 127.0.0.1 host candidate too (it skips loopback addresses)."""
     for transport in getattr(pc, "_RTCPeerConnection__iceTransports", ()):
         connection = transport.iceGatherer._connection
@@ -130,7 +130,7 @@ class RealtimeCall:
             raise BadOffer(f"The SDP offer could not be applied: {problem}") from problem
         if any(t.kind == "audio" for t in self.pc.getTransceivers()):
             self.pc.addTrack(OutboundAudio(self.call.output))
-        _with_loopback(self.pc)
+        loopback_candidates(self.pc)
         try:
             await self.pc.setLocalDescription(await self.pc.createAnswer())
         except Exception as problem:
