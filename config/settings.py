@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -209,6 +210,32 @@ REALTIME_VOICE = env_str("REALTIME_VOICE", "marin")
 REALTIME_TRANSCRIBE_MODEL = env_str("REALTIME_TRANSCRIBE_MODEL", "gpt-4o-mini-transcribe")
 REALTIME_TOKEN_TTL_SECONDS = env_int("REALTIME_TOKEN_TTL_SECONDS", 60, minimum=10, maximum=7200)
 REALTIME_HTTP_TIMEOUT_SECONDS = env_float("REALTIME_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+
+# --- Content Security Policy (django-csp) ---------------------------------
+# Pages load only their own scripts and styles; the browser may connect to
+# this server (fetch, WebSocket) and to the Realtime API for WebRTC set-up.
+from urllib.parse import urlsplit as _urlsplit  # noqa: E402
+
+from csp.constants import NONE, SELF  # noqa: E402
+
+_realtime_origin = (
+    "{0.scheme}://{0.netloc}".format(_urlsplit(REALTIME_BASE_URL)) if REALTIME_BASE_URL else None
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF, *([_realtime_origin] if _realtime_origin else [])],
+        "media-src": [SELF, "blob:", "mediastream:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- Logging --------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper()
