@@ -138,7 +138,7 @@ class Call:
         self._tasks: set[asyncio.Task] = set()
         self._recognitions: dict[str, asyncio.Task] = {}
         self._buffer = bytearray()
-        self._position_ms = 0
+        self._position_samples = 0
         self._turn_item_id: str | None = None
         self._vad: EnergyVAD | None = None
         self._configure_vad()
@@ -183,6 +183,7 @@ class Call:
     def _configure_vad(self) -> None:
         turn_detection = self.session["audio"]["input"]["turn_detection"]
         self._vad = None if turn_detection is None else EnergyVAD.from_turn_detection(turn_detection)
+        self._vad_offset_ms = self._position_samples * 1000 // SAMPLE_RATE  # VAD times count from its creation
         self._turn_item_id = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -190,6 +191,11 @@ class Call:
     def start(self) -> None:
         """The data channel is open: announce the session."""
         self.emit("session.created", session=copy.deepcopy(self.session))
+
+    async def settled(self) -> None:
+        """Wait until the responses and transcriptions under way have finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def close(self) -> None:
         if self.closed:
@@ -427,7 +433,7 @@ class Call:
         """Learner audio, 16 kHz mono int16, as it arrives."""
         if self.closed:
             return
-        self._position_ms += len(pcm) // 2 * 1000 // SAMPLE_RATE
+        self._position_samples += len(pcm) // 2
         if self._vad is None:
             self._buffer += pcm
             excess = len(self._buffer) - MAX_BUFFER_MS * SAMPLE_RATE // 1000 * 2
@@ -442,7 +448,11 @@ class Call:
 
     def _speech_started(self, event: SpeechStarted) -> None:
         self._turn_item_id = config.new_id("item")
-        self.emit("input_audio_buffer.speech_started", audio_start_ms=event.audio_start_ms, item_id=self._turn_item_id)
+        self.emit(
+            "input_audio_buffer.speech_started",
+            audio_start_ms=self._vad_offset_ms + event.audio_start_ms,
+            item_id=self._turn_item_id,
+        )
         turn_detection = self.session["audio"]["input"]["turn_detection"] or {}
         if turn_detection.get("interrupt_response", True):
             if self._response is not None:
@@ -454,7 +464,9 @@ class Call:
     def _speech_stopped(self, event: SpeechStopped) -> None:
         item_id = self._turn_item_id or config.new_id("item")
         self._turn_item_id = None
-        self.emit("input_audio_buffer.speech_stopped", audio_end_ms=event.audio_end_ms, item_id=item_id)
+        self.emit(
+            "input_audio_buffer.speech_stopped", audio_end_ms=self._vad_offset_ms + event.audio_end_ms, item_id=item_id
+        )
         turn_detection = self.session["audio"]["input"]["turn_detection"] or {}
         self._commit(item_id, event.pcm, create_response=turn_detection.get("create_response", True))
 
