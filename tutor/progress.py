@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from tutor.models import TestResult, Word, WordProgress
+from tutor.srs import MASTERED_INTERVAL_DAYS
 
 
 @dataclass
@@ -64,3 +66,93 @@ def learner_overview(*, learner, now: dt.datetime | None = None, results: int = 
         TestResult.objects.filter(learner=learner).select_related("word_list")[:results]
     )
     return LearnerOverview(words=states, counts=word_state_counts(states, now), recent_results=recent)
+
+
+@dataclass(frozen=True)
+class TutorMaterial:
+    """What the tutor should work on, by kind, each list already ordered and capped."""
+
+    due: list[WordState]
+    weak: list[WordState]
+    new: list[WordState]
+    revision: list[WordState]
+    recent_results: list[TestResult]
+
+
+def _assigned_progress(*, learner):
+    return WordProgress.objects.filter(
+        learner=learner, word__word_list__assignments__learner=learner
+    ).select_related("word__word_list")
+
+
+def _states(rows) -> list[WordState]:
+    return [WordState(word=row.word, progress=row) for row in rows]
+
+
+def tutor_material(
+    *, learner, now: dt.datetime, limit: int = 12, revision_limit: int = 2, results: int = 3
+) -> TutorMaterial:
+    """The learner's due, weak, new and recently mastered (not yet due) words and latest grades.
+
+    Five queries whatever the size of the vocabulary; every list has a total order,
+    so the same data always gives the same material.
+    """
+    reviewed = _assigned_progress(learner=learner).filter(last_reviewed_at__isnull=False)
+    not_mastered = Q(interval_days__lt=MASTERED_INTERVAL_DAYS)
+    due = reviewed.filter(due_at__lte=now).order_by("due_at", "word_id")[:limit]
+    weak = (
+        reviewed.filter(not_mastered)
+        .filter(
+            Q(last_result__in=[WordProgress.Result.INCORRECT, WordProgress.Result.HESITANT])
+            | Q(incorrect_count__gt=0)
+        )
+        .order_by("ease", "-incorrect_count", "word_id")[:limit]
+    )
+    revision = reviewed.filter(interval_days__gte=MASTERED_INTERVAL_DAYS, due_at__gt=now).order_by(
+        "-last_reviewed_at", "word_id"
+    )[:revision_limit]
+    new = (
+        Word.objects.filter(word_list__assignments__learner=learner)
+        .filter(
+            ~Exists(
+                WordProgress.objects.filter(
+                    learner=learner, word=OuterRef("pk"), last_reviewed_at__isnull=False
+                )
+            )
+        )
+        .select_related("word_list")
+        .order_by("word_list__name", "position", "term", "pk")[:limit]
+    )
+    recent = TestResult.objects.filter(learner=learner).select_related("word_list")
+    return TutorMaterial(
+        due=_states(due),
+        weak=_states(weak),
+        new=[WordState(word=word, progress=None) for word in new],
+        revision=_states(revision),
+        recent_results=list(recent.order_by("-taken_at", "-pk")[:results]),
+    )
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", " ".join(text.split())).casefold()
+
+
+def learner_words_by_term(*, learner, term: str) -> list[Word]:
+    """The words of the learner's assigned lists spelled ``term``, ignoring case and spacing.
+
+    SQL's case-insensitive match only folds ASCII on SQLite, so a term with other
+    letters ("Ñandú") falls back to comparing the learner's terms in Python.
+    """
+    wanted = _fold(term)
+    if not wanted:
+        return []
+    assigned = Word.objects.filter(word_list__assignments__learner=learner).select_related(
+        "word_list"
+    )
+    ordering = ("word_list__name", "position", "term", "pk")
+    words = list(assigned.filter(term__iexact=" ".join(term.split())).order_by(*ordering))
+    words = [word for word in words if _fold(word.term) == wanted]
+    if words or wanted.isascii():
+        return words
+    ids = [pk for pk, text in assigned.values_list("pk", "term") if _fold(text) == wanted]
+    return list(assigned.filter(pk__in=ids).order_by(*ordering)) if ids else []

@@ -1,0 +1,204 @@
+"""Function tools the tutor model may call, and running a call for a learner.
+
+The page relays each ``function_call`` over the conversation socket; ``tool_call_run``
+answers with the JSON string the page sends back as ``function_call_output``. Whatever
+the model sends, the answer is a JSON object, ``{"error": ...}`` when the call is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.core.cache import cache
+
+from tutor.models import Review, TutorSession, Word, WordProgress
+from tutor.practice import word_practice_record
+from tutor.progress import learner_words_by_term
+
+logger = logging.getLogger(__name__)
+
+OUTCOMES = ["correct", "incorrect", "hesitant"]
+MAX_ARGUMENTS_CHARS = 4_000
+MAX_WORD_CHARS = 120
+# A call relayed twice (say, resent after the socket dropped before its result arrived)
+# is answered from here instead of recording the practice twice.
+RESULT_CACHE_SECONDS = 15 * 60
+
+RECORD_WORD_PRACTICE = {
+    "type": "function",
+    "name": "record_word_practice",
+    "description": (
+        "Record one attempt by the learner at a focus word, so its spaced-repetition "
+        "schedule is updated. Call it once per attempt, right after the learner uses or "
+        "tries the word."
+    ),
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "word": {
+                "type": "string",
+                "description": "The focus word exactly as written in the Focus words line.",
+            },
+            "outcome": {
+                "type": "string",
+                "enum": OUTCOMES,
+                "description": (
+                    "correct: right meaning and form without help; hesitant: right after a "
+                    "pause, a hint or a self-correction; incorrect: wrong or not produced."
+                ),
+            },
+        },
+        "required": ["word", "outcome"],
+        "additionalProperties": False,
+    },
+}
+
+GET_WORD_DETAILS = {
+    "type": "function",
+    "name": "get_word_details",
+    "description": (
+        "Look up one of the learner's words: its meaning, part of speech, example sentence "
+        "and how the learner has done with it so far."
+    ),
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "word": {"type": "string", "description": "The word as written in the learner's list."},
+        },
+        "required": ["word"],
+        "additionalProperties": False,
+    },
+}
+
+TOOL_DEFINITIONS: list[dict[str, Any]] = [RECORD_WORD_PRACTICE, GET_WORD_DETAILS]
+TOOL_FAILED = json.dumps({"error": "the tool failed; carry on without it"})
+
+
+class ToolError(Exception):
+    """A call the tutor got wrong; its message goes back to the model."""
+
+
+def _error(message: str) -> str:
+    return json.dumps({"error": message})
+
+
+def _arguments(arguments_json: Any) -> dict[str, Any]:
+    if not isinstance(arguments_json, str):
+        raise ToolError("arguments must be a JSON string")
+    if len(arguments_json) > MAX_ARGUMENTS_CHARS:
+        raise ToolError("arguments are too long")
+    try:
+        arguments = json.loads(arguments_json or "{}")
+    except (ValueError, RecursionError):
+        raise ToolError("arguments are not valid JSON") from None
+    if not isinstance(arguments, dict):
+        raise ToolError("arguments must be a JSON object")
+    return arguments
+
+
+def _string(arguments: dict[str, Any], name: str, *, max_chars: int) -> str:
+    value = arguments.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ToolError(f"{name} must be a non-empty string")
+    if len(value) > max_chars:
+        raise ToolError(f"{name} is too long")
+    return value
+
+
+def _learner_words(learner, arguments: dict[str, Any]) -> list[Word]:
+    term = _string(arguments, "word", max_chars=MAX_WORD_CHARS)
+    words = learner_words_by_term(learner=learner, term=term)
+    if not words:
+        raise ToolError(f"{' '.join(term.split())!r} is not in the learner's word lists")
+    return words
+
+
+def _progress_summary(progress: WordProgress | None) -> dict[str, Any]:
+    if progress is None:
+        return {"state": "new", "times_correct": 0, "times_incorrect": 0, "last_result": None}
+    return {
+        "state": progress.state,
+        "times_correct": progress.correct_count,
+        "times_incorrect": progress.incorrect_count,
+        "last_result": progress.last_result or None,
+    }
+
+
+def _record_word_practice(learner, session, arguments: dict[str, Any]) -> dict[str, Any]:
+    words = _learner_words(learner, arguments)
+    outcome = arguments.get("outcome")
+    if outcome not in OUTCOMES:
+        raise ToolError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    # The same term in two of the learner's lists is one piece of vocabulary: both move.
+    progress = [
+        word_practice_record(
+            learner=learner, word=word, outcome=outcome, source=Review.Source.VOICE, session=session
+        )
+        for word in words
+    ]
+    first = progress[0]
+    return {
+        "recorded": True,
+        "word": words[0].term,
+        "outcome": outcome,
+        "next_review_in_days": first.interval_days,
+        **_progress_summary(first),
+    }
+
+
+def _get_word_details(learner, session, arguments: dict[str, Any]) -> dict[str, Any]:
+    word = _learner_words(learner, arguments)[0]
+    progress = WordProgress.objects.filter(learner=learner, word=word).first()
+    return {
+        "word": word.term,
+        "meaning": word.meaning,
+        "part_of_speech": word.part_of_speech or None,
+        "example": word.example or None,
+        "list": word.word_list.name,
+        **_progress_summary(progress),
+    }
+
+
+TOOLS: dict[str, Callable[[Any, TutorSession | None, dict[str, Any]], dict[str, Any]]] = {
+    "record_word_practice": _record_word_practice,
+    "get_word_details": _get_word_details,
+}
+
+
+def _run(learner, session, name: Any, arguments_json: Any) -> str:
+    tool = TOOLS.get(name) if isinstance(name, str) else None
+    if tool is None:
+        return _error(f"unknown tool {str(name)[:64]!r}")
+    try:
+        return json.dumps(tool(learner, session, _arguments(arguments_json)))
+    except ToolError as error:
+        return _error(str(error))
+    except Exception:
+        # The model must get an answer and the socket must stay up; the log has the trace.
+        logger.exception("Tool %s failed for learner %s", name, getattr(learner, "pk", None))
+        return TOOL_FAILED
+
+
+def tool_call_run(
+    *,
+    learner,
+    name: Any,
+    arguments_json: Any,
+    session: TutorSession | None = None,
+    call_id: str | None = None,
+) -> str:
+    """Run the tool ``name`` for ``learner``; the output is always a JSON object string.
+
+    With a ``session`` and the model's ``call_id``, practice is logged against the session
+    and the same call run again returns the first output without running twice.
+    """
+    key = f"tutor:tool-call:{learner.pk}:{session.pk}:{call_id}" if session and call_id else None
+    if key and (output := cache.get(key)) is not None:
+        return output
+    output = _run(learner, session, name, arguments_json)
+    if key and output != TOOL_FAILED:
+        cache.set(key, output, RESULT_CACHE_SECONDS)
+    return output
