@@ -7,10 +7,14 @@ CMU dictionary get a pronunciation from espeak-ng's English phonemes (``espeak-n
 ARPAbet, or from simple letter rules when espeak-ng is missing. When nothing in the grammar fits,
 the result is ``""`` and the call reports an honest placeholder such as ``[speech 1.4 s]``.
 
-How good it is (``tests/standin/test_transcribe.py`` measures it on every run): on 16 kHz audio of
-espeak-ng voices it recognises the focus word of 12 of 12 carrier sentences and 4 of 4 bare words,
-with the full sentence exact in most of them, in 20-80 ms per utterance; on a tone or
-silence it returns "". Real voices, accents and noise do worse, and words outside the grammar are
+How good it is (``tests/standin/test_transcribe.py`` measures it on every run): on 64 utterances
+of espeak-ng (16 sentences from "gato" alone to "how do you say agua", in 4 English voices, fed as
+16 kHz PCM), the focus word was right in 53 (83 %), the whole sentence exact in 50 (78 %), a wrong
+focus word in 1, and nothing in the other 10; each took 10-80 ms. Silence, a tone and an unrelated
+sentence ("the weather is nice today") gave "". Through Chromium's fake microphone, Opus and the
+VAD, "the word is gato" comes out exact. Carrier phrases get confused with each other ("i have a
+gato" -> "i like the gato"), and a word whose reading differs between voices ("perro") is the one
+most often missed. Real voices, accents and noise will do worse, and words outside the grammar are
 never transcribed: a learner saying something else gets the placeholder or, at worst, the closest
 expected sentence. It is a test aid, not a speech recogniser.
 """
