@@ -1,1 +1,7 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from tutor.consumers import ConversationConsumer
+
+websocket_urlpatterns = [
+    path("ws/tutor/sessions/<int:session_id>/", ConversationConsumer.as_asgi()),
+]

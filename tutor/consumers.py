@@ -1,0 +1,146 @@
+"""The conversation socket: the page saves items, reports its call, relays tool calls, ends.
+
+Thin on purpose: each message is parsed by ``tutor.conversations.message_parse`` and
+handed to one service; the reply goes back on the same socket. A bad frame gets an
+``error`` reply and the socket stays open.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from tutor.conversations import (
+    MAX_MESSAGE_BYTES,
+    CallMessage,
+    EndMessage,
+    ItemMessage,
+    MessageInvalid,
+    SessionClosed,
+    ToolMessage,
+    conversation_item_save,
+    message_parse,
+    session_connect,
+    session_end,
+    tutor_session_get,
+)
+from tutor.tools import tool_call_run
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+class ConversationConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        session_id = self.scope["url_route"]["kwargs"]["session_id"]
+        self.learner = user
+        self.session = await database_sync_to_async(tutor_session_get)(
+            learner=user, session_id=session_id
+        )
+        if self.session is None:
+            # Someone else's session looks exactly like a missing one.
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        if text_data is None:
+            await self._error("binary", "Send JSON text frames, not binary ones.")
+            return
+        if len(text_data) > MAX_MESSAGE_BYTES or len(
+            text_data.encode("utf-8", "surrogatepass")
+        ) > MAX_MESSAGE_BYTES:
+            await self._error("too_large", f"A message may be at most {MAX_MESSAGE_BYTES} bytes.")
+            return
+        try:
+            content = await self.decode_json(text_data)
+        except (ValueError, RecursionError):
+            await self._error("bad_json", "The message is not valid JSON.")
+            return
+        await self.receive_json(content, **kwargs)
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        # NaN and Infinity are not JSON, and PostgreSQL would refuse to store them.
+        return json.loads(text_data, parse_constant=_refuse_constant)
+
+    async def receive_json(self, content: Any, **kwargs) -> None:
+        try:
+            message = message_parse(content)
+        except MessageInvalid as problem:
+            await self._error(problem.code, problem.message, item_id=problem.item_id)
+            return
+        try:
+            if isinstance(message, ItemMessage):
+                await self._item_save(message)
+            elif isinstance(message, CallMessage):
+                await self._call_connect(message)
+            elif isinstance(message, ToolMessage):
+                await self._tool_run(message)
+            elif isinstance(message, EndMessage):
+                await self._session_end(message)
+        except Exception:
+            logger.exception("Conversation socket of session %s failed", self.session.pk)
+            item_id = message.item_id if isinstance(message, ItemMessage) else None
+            await self._error("server_error", "The server could not handle that; send it again later.", item_id=item_id)
+
+    async def _item_save(self, message: ItemMessage) -> None:
+        await database_sync_to_async(conversation_item_save)(
+            session=self.session,
+            item_id=message.item_id,
+            role=message.role,
+            kind=message.kind,
+            text=message.text,
+            raw=message.raw,
+            order=message.order,
+        )
+        await self.send_json({"type": "ack", "item_id": message.item_id})
+
+    async def _call_connect(self, message: CallMessage) -> None:
+        try:
+            await database_sync_to_async(session_connect)(session=self.session, call_id=message.call_id)
+        except SessionClosed:
+            await self._error("session_ended", "This session has ended; start a new one.")
+            return
+        await self.send_json({"type": "call_ack", "call_id": message.call_id})
+
+    async def _tool_run(self, message: ToolMessage) -> None:
+        output = await database_sync_to_async(tool_call_run)(
+            learner=self.learner,
+            name=message.name,
+            arguments_json=message.arguments,
+            session=self.session,
+            call_id=message.call_id,
+        )
+        await self.send_json({"type": "tool_result", "call_id": message.call_id, "output": output})
+
+    async def _session_end(self, message: EndMessage) -> None:
+        session = await database_sync_to_async(session_end)(session=self.session, reason=message.reason)
+        duration = session.duration
+        await self.send_json(
+            {
+                "type": "ended",
+                "session_id": session.pk,
+                "duration_seconds": duration.total_seconds() if duration is not None else None,
+            }
+        )
+
+    async def _error(self, code: str, message: str, *, item_id: str | None = None) -> None:
+        reply = {"type": "error", "code": code, "message": message}
+        if item_id is not None:
+            reply["item_id"] = item_id
+        await self.send_json(reply)
