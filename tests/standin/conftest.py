@@ -1,8 +1,12 @@
+import sys
+
 import pytest
 
-# The end-to-end fixtures (daphne_server, chromium, speech_wav) live in tests/support/fixtures.py.
-from tests.support.fixtures import *  # noqa: F401,F403
 from tests.standin.helpers import SERVER_KEY
+
+if "tests.support.fixtures" not in sys.modules:
+    # Until tests/conftest.py loads it with pytest_plugins: daphne_server, chromium, speech_wav.
+    from tests.support.fixtures import *  # noqa: F401,F403
 
 
 @pytest.fixture
