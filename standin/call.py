@@ -416,7 +416,10 @@ class Call:
             )
         pcm = bytes(self._buffer)
         self._buffer.clear()
-        self._commit(config.new_id("item"), pcm, create_response=False)
+        item_id = self._turn_item_id or config.new_id("item")
+        if self._vad is not None:
+            self._configure_vad()  # the turn under way ends here, not at the next silence
+        self._commit(item_id, pcm, create_response=False)
 
     def _on_input_audio_buffer_clear(self, event: dict) -> None:
         self._buffer.clear()
@@ -434,11 +437,13 @@ class Call:
         if self.closed:
             return
         self._position_samples += len(pcm) // 2
+        # Everything since the last commit, for input_audio_buffer.commit (push-to-talk, or a
+        # manual commit under server VAD).
+        self._buffer += pcm
+        excess = len(self._buffer) - MAX_BUFFER_MS * SAMPLE_RATE // 1000 * 2
+        if excess > 0:
+            del self._buffer[:excess]
         if self._vad is None:
-            self._buffer += pcm
-            excess = len(self._buffer) - MAX_BUFFER_MS * SAMPLE_RATE // 1000 * 2
-            if excess > 0:
-                del self._buffer[:excess]
             return
         for event in self._vad.feed(pcm):
             if isinstance(event, SpeechStarted):
@@ -464,6 +469,7 @@ class Call:
     def _speech_stopped(self, event: SpeechStopped) -> None:
         item_id = self._turn_item_id or config.new_id("item")
         self._turn_item_id = None
+        self._buffer.clear()
         self.emit(
             "input_audio_buffer.speech_stopped", audio_end_ms=self._vad_offset_ms + event.audio_end_ms, item_id=item_id
         )

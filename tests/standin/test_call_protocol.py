@@ -526,3 +526,16 @@ async def test_input_audio_buffer_clear_drops_the_audio():
 
     assert "input_audio_buffer.cleared" in h.types()
     assert h.last("error")["error"]["code"] == "input_audio_buffer_commit_empty"
+
+
+async def test_a_manual_commit_under_server_vad_commits_the_audio_so_far():
+    h = Harness(voice_session())
+    await h.feed(pcm_tone(0.3))  # speech under way, not yet ended by silence
+
+    await h.send({"type": "input_audio_buffer.commit"})
+
+    committed = h.last("input_audio_buffer.committed")
+    assert committed["item_id"] == h.last("input_audio_buffer.speech_started")["item_id"]
+    assert h.transcribed[-1][0] == 2 * 16 * 300
+    await h.feed(pcm_silence(1.0))
+    assert len(h.of("input_audio_buffer.committed")) == 1  # the VAD does not commit it again
