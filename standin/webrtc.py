@@ -122,7 +122,11 @@ class RealtimeCall:
 
     async def answer(self, offer_sdp: str) -> str:
         """Answer ``offer_sdp``; the call is live (in ``CALLS``) once this returns."""
-        offer_check(offer_sdp)
+        try:
+            offer_check(offer_sdp)
+        except BadOffer:
+            await self.pc.close()
+            raise
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except Exception as problem:
