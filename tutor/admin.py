@@ -1,5 +1,22 @@
-from django.contrib import admin
+"""Vocabulary, progress, grades and voice sessions in the admin, plus the CSV word import."""
 
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import redirect
+from django.templatetags.static import static
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from accounts.models import LANGUAGES
+from tutor.exports import csv_response, export_filename, grade_rows, progress_rows
 from tutor.models import (
     Assignment,
     ConversationItem,
@@ -9,6 +26,13 @@ from tutor.models import (
     WordList,
     WordProgress,
 )
+from tutor.srs import MASTERED_INTERVAL_DAYS
+from tutor.vocabulary_import import MAX_BYTES, MAX_ROWS, word_list_import
+
+MAX_SHOWN_ERRORS = 100
+
+
+# --- word lists and the CSV import ----------------------------------------
 
 
 class WordInline(admin.TabularInline):
@@ -23,16 +47,50 @@ class AssignmentInline(admin.TabularInline):
     autocomplete_fields = ["learner"]
 
 
+class WordListImportForm(forms.Form):
+    word_list = forms.ModelChoiceField(
+        queryset=WordList.objects.all(),
+        required=False,
+        label="Add to the list",
+        help_text="New terms are added; terms already in the list get the file’s meaning.",
+    )
+    name = forms.CharField(
+        max_length=120, required=False, label="or create the list", help_text="Name of a new list."
+    )
+    language = forms.ChoiceField(
+        choices=[("", "---------"), *LANGUAGES], required=False, help_text="Needed for a new list."
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    file = forms.FileField(
+        label="CSV file",
+        help_text=(
+            "Header row: term, meaning, example, part_of_speech (example and part of speech are "
+            f"optional). UTF-8, comma or semicolon separated, up to {MAX_ROWS:,} rows and "
+            f"{MAX_BYTES // (1024 * 1024)} MB."
+        ),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        word_list, name = cleaned.get("word_list"), cleaned.get("name", "").strip()
+        if word_list and name:
+            raise forms.ValidationError("Choose an existing list or name a new one, not both.")
+        if not word_list and not name:
+            raise forms.ValidationError("Choose a list to add to, or name a new one.")
+        if name and not cleaned.get("language"):
+            self.add_error("language", "Choose the language of the new list.")
+        return cleaned
+
+
 @admin.register(WordList)
 class WordListAdmin(admin.ModelAdmin):
     list_display = ["name", "language", "word_count", "learner_count", "created_at"]
     list_filter = ["language"]
     search_fields = ["name", "description"]
     inlines = [WordInline, AssignmentInline]
+    change_list_template = "admin/tutor/wordlist/change_list.html"
 
     def get_queryset(self, request):
-        from django.db.models import Count
-
         return (
             super()
             .get_queryset(request)
@@ -48,6 +106,43 @@ class WordListAdmin(admin.ModelAdmin):
     @admin.display(description="learners", ordering="_learners")
     def learner_count(self, obj) -> int:
         return obj._learners
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="tutor_wordlist_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request):
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        form = WordListImportForm(request.POST or None, request.FILES or None)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            word_list = form.cleaned_data["word_list"]
+            report = word_list_import(
+                name=word_list.name if word_list else form.cleaned_data["name"],
+                language=form.cleaned_data["language"] or None,
+                description=form.cleaned_data["description"],
+                rows_or_file=form.cleaned_data["file"],
+            )
+            if report.ok:
+                self.message_user(request, report.summary, messages.SUCCESS)
+                return redirect("admin:tutor_wordlist_change", report.word_list.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import words from CSV",
+            "form": form,
+            "report": report,
+            "errors": report.errors[:MAX_SHOWN_ERRORS] if report else (),
+            "more_errors": max(0, len(report.errors) - MAX_SHOWN_ERRORS) if report else 0,
+        }
+        return TemplateResponse(request, "admin/tutor/wordlist/import.html", context)
 
 
 @admin.register(Word)
@@ -67,49 +162,111 @@ class AssignmentAdmin(admin.ModelAdmin):
     list_select_related = ["learner", "word_list"]
 
 
+# --- progress and grades ----------------------------------------------------
+
+
+class WordStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("new", "New"), ("learning", "Learning"), ("due", "Due now"), ("mastered", "Mastered")]
+
+    def queryset(self, request, queryset):
+        reviewed = Q(last_reviewed_at__isnull=False)
+        mastered = Q(interval_days__gte=MASTERED_INTERVAL_DAYS)
+        filters = {
+            "new": Q(last_reviewed_at__isnull=True),
+            "learning": reviewed & ~mastered,
+            "due": reviewed & Q(due_at__lte=timezone.now()),
+            "mastered": reviewed & mastered,
+        }
+        return queryset.filter(filters[self.value()]) if self.value() in filters else queryset
+
+
 @admin.register(WordProgress)
 class WordProgressAdmin(admin.ModelAdmin):
     list_display = [
         "learner",
         "word",
-        "repetitions",
-        "interval_days",
-        "ease",
+        "word_list",
+        "state",
         "due_at",
         "last_result",
+        "repetitions",
+        "interval_days",
         "correct_count",
         "incorrect_count",
         "last_reviewed_at",
     ]
-    list_filter = ["last_result", "word__word_list", "due_at"]
-    search_fields = ["learner__email", "word__term"]
-    list_select_related = ["learner", "word"]
+    list_filter = [
+        WordStateFilter,
+        "learner__cefr_level",
+        "word__word_list",
+        "last_result",
+        "last_reviewed_at",
+    ]
+    search_fields = ["learner__email", "learner__display_name", "word__term", "word__meaning"]
+    list_select_related = ["learner", "word__word_list"]
     raw_id_fields = ["learner", "word"]
     date_hierarchy = "due_at"
+    actions = ["export_progress"]
+
+    @admin.display(description="word list", ordering="word__word_list__name")
+    def word_list(self, obj) -> str:
+        return obj.word.word_list.name
+
+    @admin.display(description="state")
+    def state(self, obj) -> str:
+        return "due" if not obj.is_new and obj.is_due() else obj.state
+
+    @admin.action(description="Export progress as CSV")
+    def export_progress(self, request, queryset):
+        return csv_response(progress_rows(queryset), filename=export_filename("progress"))
 
 
 @admin.register(TestResult)
 class TestResultAdmin(admin.ModelAdmin):
     list_display = ["learner", "word_list", "taken_at", "score", "max_score", "percent", "source"]
-    list_filter = ["source", "word_list", "taken_at"]
-    search_fields = ["learner__email"]
+    list_filter = ["source", "learner__cefr_level", "word_list", "taken_at"]
+    search_fields = ["learner__email", "learner__display_name", "word_list__name"]
     list_select_related = ["learner", "word_list"]
     raw_id_fields = ["learner"]
     date_hierarchy = "taken_at"
+    actions = ["export_grades"]
 
     @admin.display(description="%")
     def percent(self, obj) -> int:
         return obj.percent
 
+    @admin.action(description="Export grades as CSV")
+    def export_grades(self, request, queryset):
+        return csv_response(grade_rows(queryset), filename=export_filename("grades"))
+
+
+# --- voice sessions and their transcripts ------------------------------------
+
+
+def _flag_marker(item: ConversationItem) -> str:
+    if not item.flagged:
+        return ""
+    return format_html(
+        '<strong class="flagged"><img src="{}" alt=""> ⚑ {}</strong>',
+        static("admin/img/icon-alert.svg"),
+        item.flag_reason or "flagged",
+    )
+
 
 class ConversationItemInline(admin.TabularInline):
     model = ConversationItem
-    fields = ["order", "role", "kind", "text", "item_id", "created_at"]
+    fields = ["order", "role", "kind", "transcript_text", "flag", "item_id", "created_at"]
     readonly_fields = fields
     ordering = ["order", "created_at"]
     extra = 0
     can_delete = False
     show_change_link = False
+    verbose_name = "transcript item"
+    verbose_name_plural = "transcript"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -117,26 +274,106 @@ class ConversationItemInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    @admin.display(description="text")
+    def transcript_text(self, obj: ConversationItem) -> str:
+        if obj.flagged:
+            return format_html('<mark class="flagged-item">{}</mark>', obj.text)
+        return obj.text
+
+    @admin.display(description="flagged")
+    def flag(self, obj: ConversationItem) -> str:
+        return _flag_marker(obj)
+
+
+class HasFlaggedItemsFilter(admin.SimpleListFilter):
+    title = "flagged items"
+    parameter_name = "flagged"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "With flagged items"), ("no", "Without flagged items")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(_flagged__gt=0)
+        if self.value() == "no":
+            return queryset.filter(_flagged=0)
+        return queryset
+
 
 @admin.register(TutorSession)
 class TutorSessionAdmin(admin.ModelAdmin):
-    list_display = ["id", "learner", "status", "model", "minted_at", "connected_at", "ended_at", "end_reason"]
-    list_filter = ["status", "model", "minted_at"]
-    search_fields = ["learner__email", "call_id"]
+    list_display = [
+        "id",
+        "learner",
+        "status",
+        "minted_at",
+        "minutes",
+        "item_count",
+        "flagged_count",
+        "end_reason",
+    ]
+    list_filter = [HasFlaggedItemsFilter, "status", "learner__cefr_level", "model", "minted_at"]
+    search_fields = ["learner__email", "learner__display_name", "call_id"]
     list_select_related = ["learner"]
     raw_id_fields = ["learner"]
     date_hierarchy = "minted_at"
-    readonly_fields = ["minted_at", "connected_at", "ended_at", "call_id", "usage", "instructions", "focus_words"]
+    readonly_fields = [
+        "minted_at",
+        "connected_at",
+        "ended_at",
+        "minutes",
+        "call_id",
+        "usage",
+        "instructions",
+        "focus_words",
+    ]
     inlines = [ConversationItemInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_items=Count("items"), _flagged=Count("items", filter=Q(items__flagged=True)))
+        )
+
+    @admin.display(description="minutes")
+    def minutes(self, obj: TutorSession) -> str:
+        duration: dt.timedelta | None = obj.duration
+        return f"{duration.total_seconds() / 60:.1f}" if duration is not None else "—"
+
+    @admin.display(description="items", ordering="_items")
+    def item_count(self, obj: TutorSession) -> int:
+        return obj._items
+
+    @admin.display(description="flagged", ordering="_flagged")
+    def flagged_count(self, obj: TutorSession) -> str:
+        if not obj._flagged:
+            return "0"
+        url = reverse("admin:tutor_conversationitem_changelist")
+        return format_html(
+            '<a class="flagged" href="{}?session__id__exact={}&amp;flagged__exact=1">⚑ {}</a>',
+            url,
+            obj.pk,
+            obj._flagged,
+        )
 
 
 @admin.register(ConversationItem)
 class ConversationItemAdmin(admin.ModelAdmin):
-    list_display = ["session", "order", "role", "kind", "short_text", "created_at"]
-    list_filter = ["role", "kind"]
-    search_fields = ["text", "item_id", "session__learner__email"]
-    list_select_related = ["session"]
+    list_display = ["session", "learner", "order", "role", "kind", "flag", "short_text", "created_at"]
+    list_filter = ["flagged", "role", "kind", "created_at"]
+    search_fields = ["text", "flag_reason", "item_id", "session__learner__email"]
+    list_select_related = ["session__learner"]
     raw_id_fields = ["session"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="learner", ordering="session__learner__email")
+    def learner(self, obj) -> str:
+        return obj.session.learner.email
+
+    @admin.display(description="flagged", ordering="flagged")
+    def flag(self, obj) -> str:
+        return _flag_marker(obj)
 
     @admin.display(description="text")
     def short_text(self, obj) -> str:

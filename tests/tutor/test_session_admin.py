@@ -1,0 +1,129 @@
+"""Tutor sessions in the admin: minutes, item and flagged counts, the transcript, flagged items."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.urls import reverse
+
+from tutor.models import ConversationItem, TutorSession
+
+pytestmark = pytest.mark.django_db
+
+SESSIONS = "/admin/tutor/tutorsession/"
+ITEMS = "/admin/tutor/conversationitem/"
+START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def make_session(learner, *, minutes=None, **fields) -> TutorSession:
+    if minutes is not None:
+        fields.update(connected_at=START, ended_at=START + dt.timedelta(minutes=minutes), status="ended")
+    return TutorSession.objects.create(learner=learner, model="gpt-realtime", voice="marin", instructions="Be kind.", **fields)
+
+
+def add_item(session, order, text, *, role="assistant", flagged=False, reason=""):
+    return ConversationItem.objects.create(
+        session=session, item_id=f"item_{session.pk}_{order}", role=role, text=text, order=order, flagged=flagged, flag_reason=reason
+    )
+
+
+@pytest.fixture
+def flagged_session(alice):
+    session = make_session(alice, minutes=12.5)
+    add_item(session, 1, "Hola", role="user")
+    add_item(session, 2, "Something unkind", flagged=True, reason="blocked term: unkind")
+    add_item(session, 3, "¡Muy bien!")
+    return session
+
+
+@pytest.fixture
+def calm_session(bob):
+    session = make_session(bob)
+    add_item(session, 1, "Buenos días", role="user")
+    return session
+
+
+def session_row(body: str, session: TutorSession) -> str:
+    [row] = [r for r in re.findall(r"<tr>.*?</tr>", body, flags=re.S) if f"/admin/tutor/tutorsession/{session.pk}/change/" in r]
+    return row
+
+
+def test_the_list_shows_learner_status_minutes_items_and_flags(staff_client, flagged_session, calm_session):
+    body = staff_client.get(SESSIONS).content.decode()
+
+    row = session_row(body, flagged_session)
+    assert "alice@example.com" in row and "ended" in row
+    assert re.search(r'field-minutes">12\.5<', row)
+    assert re.search(r'field-item_count">3<', row)
+    assert "⚑ 1" in row
+    assert f"session__id__exact={flagged_session.pk}&amp;flagged__exact=1" in row
+
+    calm = session_row(body, calm_session)
+    assert re.search(r'field-minutes">—<', calm)
+    assert re.search(r'field-item_count">1<', calm)
+    assert re.search(r'field-flagged_count">0<', calm)
+
+
+def test_it_filters_sessions_with_flagged_items(staff_client, flagged_session, calm_session):
+    flagged = staff_client.get(SESSIONS, {"flagged": "yes"}).context["cl"].result_list
+    calm = staff_client.get(SESSIONS, {"flagged": "no"}).context["cl"].result_list
+
+    assert list(flagged) == [flagged_session]
+    assert list(calm) == [calm_session]
+
+
+def test_the_list_takes_the_same_number_of_queries_for_many_sessions(staff_client, alice, django_assert_max_num_queries, flagged_session):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        staff_client.get(SESSIONS)
+    for n in range(25):
+        session = make_session(alice, minutes=n)
+        add_item(session, 1, "hola", flagged=n % 2 == 0)
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert staff_client.get(SESSIONS).status_code == 200
+
+
+def test_the_transcript_highlights_flagged_items_in_order(staff_client, flagged_session):
+    body = staff_client.get(reverse("admin:tutor_tutorsession_change", args=[flagged_session.pk])).content.decode()
+
+    assert body.index("Hola") < body.index("Something unkind") < body.index("¡Muy bien!")
+    assert '<mark class="flagged-item">Something unkind</mark>' in body
+    assert "⚑ blocked term: unkind" in body
+    assert body.count('class="flagged-item"') == 1
+    assert 'name="items-0-text"' not in body  # read-only
+
+
+def test_the_item_list_filters_flagged_items(staff_client, flagged_session, calm_session):
+    response = staff_client.get(ITEMS, {"flagged__exact": "1"})
+
+    assert [item.text for item in response.context["cl"].result_list] == ["Something unkind"]
+    body = response.content.decode()
+    assert "⚑ blocked term: unkind" in body
+    assert "alice@example.com" in body
+
+
+def test_the_item_list_offers_the_flagged_filter(staff_client, flagged_session):
+    body = staff_client.get(ITEMS).content.decode()
+
+    assert "By flagged" in body and "?flagged__exact=1" in body
+
+
+@pytest.mark.parametrize("who", ["alice", "anonymous"])
+def test_learners_and_visitors_are_sent_to_the_admin_login(who, alice_client, client, flagged_session):
+    visitor = alice_client if who == "alice" else client
+    urls = [
+        SESSIONS,
+        f"{SESSIONS}?flagged=yes",
+        reverse("admin:tutor_tutorsession_change", args=[flagged_session.pk]),
+        f"{ITEMS}?flagged__exact=1",
+        reverse("admin:tutor_conversationitem_change", args=[flagged_session.items.first().pk]),
+    ]
+    for url in urls:
+        response = visitor.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/admin/login/"), url
