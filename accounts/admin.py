@@ -23,7 +23,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Greatest, NullIf
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from accounts.forms import LearnerCreationForm, learner_invite
@@ -150,7 +150,6 @@ class UserAdmin(BaseUserAdmin):
         "average_grade",
         "daily_voice_minutes",
         "is_active",
-        "is_staff",
     ]
     list_editable = ["daily_voice_minutes"]
     list_filter = [
@@ -254,18 +253,20 @@ class UserAdmin(BaseUserAdmin):
     @admin.display(
         description="last active",
         ordering=Coalesce("_last_active", Value(NEVER, output_field=DateTimeField())),
-        empty_value="never",
     )
-    def last_active(self, obj: User) -> dt.datetime | None:
-        return obj._last_active
+    def last_active(self, obj: User) -> str:
+        # Formatted here: read-only fields on the change page neither localize values
+        # nor use empty_value.
+        if obj._last_active is None:
+            return "never"
+        return formats.localize(timezone.localtime(obj._last_active))
 
     @admin.display(
         description="average grade",
         ordering=Coalesce("_average_grade", Value(-1.0, output_field=FloatField())),
-        empty_value="—",
     )
-    def average_grade(self, obj: User) -> str | None:
-        return f"{obj._average_grade:.0f}%" if obj._average_grade is not None else None
+    def average_grade(self, obj: User) -> str:
+        return f"{obj._average_grade:.0f}%" if obj._average_grade is not None else "—"
 
     @admin.display(description="details")
     def progress_links(self, obj: User) -> str:

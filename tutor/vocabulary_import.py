@@ -174,6 +174,14 @@ def _rows_from(source: str | bytes | IO | Iterable[Sequence[str]]) -> list[list[
 
 def _header_columns(header: Sequence[str]) -> tuple[list[str], list[RowError]]:
     names = [_clean(cell).casefold().replace(" ", "_").replace("-", "_") for cell in header]
+    if not set(names) & set(COLUMNS):
+        found = ", ".join(f"“{_clean(cell)}”" for cell in header if _clean(cell))
+        return names, [
+            RowError(
+                1,
+                f"the first row must be the header ({', '.join(COLUMNS)}); it has {found}.",
+            )
+        ]
     errors = [
         RowError(1, f"unknown column “{name}”; the columns are {', '.join(COLUMNS)}.")
         for name in names

@@ -223,7 +223,15 @@ def test_the_learner_page_shows_progress_and_assignments(staff_client, alice_pro
     assert "Spanish basics" in body
     assert 'name="assignments-0-word_list"' in body
     assert "65%" in body
+    assert re.search(r"Last active:</label>\s*<div[^>]*>\w+\.? \d+, \d{4}, ", body)  # localized
     assert f"/admin/tutor/testresult/?learner__id__exact={alice_progress.pk}" in body
+
+
+def test_the_page_of_a_learner_never_seen_says_so(staff_client, bob):
+    body = staff_client.get(reverse("admin:accounts_user_change", args=[bob.pk])).content.decode()
+
+    assert re.search(r"Last active:</label>\s*<div[^>]*>never</div>", body)
+    assert re.search(r"Average grade:</label>\s*<div[^>]*>—</div>", body)
 
 
 def test_it_assigns_word_lists_and_sets_daily_minutes_from_the_learner_page(staff_client, alice, spanish):

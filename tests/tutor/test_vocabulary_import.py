@@ -131,7 +131,7 @@ def test_a_bad_row_creates_no_list(db):
     "text, message",
     [
         ("", "The file is empty."),
-        ("gato,cat\n", "Row 1: unknown column “gato”; the columns are term, meaning, example, part_of_speech."),
+        ("gato,cat\n", "Row 1: the first row must be the header (term, meaning, example, part_of_speech); it has “gato”, “cat”."),
         ("term,definition\ngato,cat\n", "Row 1: unknown column “definition”; the columns are term, meaning, example, part_of_speech."),
         ("term,meaning,term\ngato,cat,gato\n", "Row 1: the column “term” appears twice."),
         ("term,meaning\n", "The file has a header but no words."),
