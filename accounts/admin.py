@@ -12,7 +12,6 @@ from django.db.models import (
     Count,
     DateTimeField,
     Exists,
-    F,
     FloatField,
     IntegerField,
     Max,
@@ -61,9 +60,7 @@ def learners_with_progress(queryset: QuerySet[User], *, now: dt.datetime) -> Que
         )
     )
     reviewed = assigned.filter(last_reviewed_at__isnull=False)
-    last_review = _per_learner(
-        WordProgress.objects.all(), Max("last_reviewed_at"), DateTimeField()
-    )
+    last_review = _per_learner(WordProgress.objects.all(), Max("last_reviewed_at"), DateTimeField())
     last_session = _per_learner(
         TutorSession.objects.all(),
         Max(Coalesce("ended_at", "connected_at", "minted_at")),

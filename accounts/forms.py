@@ -31,7 +31,9 @@ def _send_invitation(request: HttpRequest, learner: User) -> None:
     adapter = get_adapter(request)
     key = f"{user_pk_to_url_str(learner)}-{default_token_generator.make_token(learner)}"
     EmailAddress.objects.get_or_create(
-        user=learner, email__iexact=learner.email, defaults={"email": learner.email, "primary": True}
+        user=learner,
+        email__iexact=learner.email,
+        defaults={"email": learner.email, "primary": True},
     )
     adapter.send_mail(
         INVITATION_TEMPLATE,

@@ -9,8 +9,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import redirect
-from django.templatetags.static import static
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -170,7 +170,12 @@ class WordStateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("new", "New"), ("learning", "Learning"), ("due", "Due now"), ("mastered", "Mastered")]
+        return [
+            ("new", "New"),
+            ("learning", "Learning"),
+            ("due", "Due now"),
+            ("mastered", "Mastered"),
+        ]
 
     def queryset(self, request, queryset):
         reviewed = Q(last_reviewed_at__isnull=False)
@@ -360,7 +365,16 @@ class TutorSessionAdmin(admin.ModelAdmin):
 
 @admin.register(ConversationItem)
 class ConversationItemAdmin(admin.ModelAdmin):
-    list_display = ["session", "learner", "order", "role", "kind", "flag", "short_text", "created_at"]
+    list_display = [
+        "session",
+        "learner",
+        "order",
+        "role",
+        "kind",
+        "flag",
+        "short_text",
+        "created_at",
+    ]
     list_filter = ["flagged", "role", "kind", "created_at"]
     search_fields = ["text", "flag_reason", "item_id", "session__learner__email"]
     list_select_related = ["session__learner"]

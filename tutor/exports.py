@@ -71,7 +71,9 @@ def _cell(value: Any) -> Any:
 
 def grade_rows(results: QuerySet[TestResult]) -> Iterator[list[Any]]:
     yield GRADE_COLUMNS
-    results = results.select_related("learner", "word_list").order_by("learner__email", "taken_at", "pk")
+    results = results.select_related("learner", "word_list").order_by(
+        "learner__email", "taken_at", "pk"
+    )
     for result in results.iterator(chunk_size=CHUNK_SIZE):
         learner = result.learner
         yield [

@@ -136,7 +136,8 @@ def _read_text(source: str | bytes | IO) -> str | RowError:
 
 def _too_big() -> RowError:
     return RowError(
-        None, f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB. Split it into smaller files."
+        None,
+        f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB. Split it into smaller files.",
     )
 
 
@@ -231,7 +232,7 @@ def _parse(table: list[list[str]]) -> tuple[list[_Row], list[RowError]]:
                 RowError(number, f"{len(cells)} cells but the header has {len(names)} columns.")
             )
             continue
-        values = {name: _clean(cell) for name, cell in zip(names, cells) if name}
+        values = {name: _clean(cell) for name, cell in zip(names, cells, strict=False) if name}
         term = values.get("term", "")
         meaning = values.get("meaning", "")
         example = values.get("example", "")

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from tests.conftest import PASSWORD, make_user
-from tutor.models import Assignment, TestResult, TutorSession, Word, WordList, WordProgress
+from tutor.models import Assignment, TestResult, TutorSession, WordList, WordProgress
 
 pytestmark = pytest.mark.django_db
 
@@ -70,10 +70,16 @@ def test_it_shows_each_learners_progress_summary(staff_client, alice_progress, b
     body = staff_client.get(CHANGELIST).content.decode()
 
     mastered, due, grade, lists = cells(
-        row_of(body, "alice@example.com"), "words_mastered", "words_due", "average_grade", "assigned_lists"
+        row_of(body, "alice@example.com"),
+        "words_mastered",
+        "words_due",
+        "average_grade",
+        "assigned_lists",
     )
     assert (mastered, due, grade, lists) == ("2", "2", "65%", "Spanish basics")
-    assert cells(row_of(body, "bob@example.com"), "words_mastered", "words_due", "average_grade") == [
+    assert cells(
+        row_of(body, "bob@example.com"), "words_mastered", "words_due", "average_grade"
+    ) == [
         "0",
         "0",
         "—",
@@ -88,7 +94,9 @@ def test_it_counts_only_words_of_assigned_lists(staff_client, alice_progress, al
     assert cells(row_of(body, "alice@example.com"), "words_mastered", "words_due") == ["0", "0"]
 
 
-def test_last_active_is_the_latest_of_login_review_and_session(staff_client, alice, bob, alice_words):
+def test_last_active_is_the_latest_of_login_review_and_session(
+    staff_client, alice, bob, alice_words
+):
     now = timezone.now()
     User.objects.filter(pk=alice.pk).update(last_login=now - dt.timedelta(days=9))
     review(alice, alice_words.words.first(), interval_days=1, due_in_days=1, reviewed_days_ago=5)
@@ -99,7 +107,9 @@ def test_last_active_is_the_latest_of_login_review_and_session(staff_client, ali
     response = staff_client.get(CHANGELIST)
 
     learners = {user.email: user for user in response.context["cl"].result_list}
-    assert abs(learners["alice@example.com"]._last_active - (now - dt.timedelta(days=3))) < dt.timedelta(seconds=1)
+    assert abs(
+        learners["alice@example.com"]._last_active - (now - dt.timedelta(days=3))
+    ) < dt.timedelta(seconds=1)
     assert learners["bob@example.com"]._last_active is None
     assert cells(row_of(response.content.decode(), "bob@example.com"), "last_active") == ["never"]
 
@@ -114,7 +124,9 @@ def test_it_lists_many_learners_in_a_constant_number_of_queries(
             Assignment.objects.create(learner=learner, word_list=spanish)
             for word in words[:2]:
                 review(learner, word, interval_days=n % 30, due_in_days=n % 3 - 1)
-            TestResult.objects.create(learner=learner, word_list=spanish, score=n % 10, max_score=10)
+            TestResult.objects.create(
+                learner=learner, word_list=spanish, score=n % 10, max_score=10
+            )
             TutorSession.objects.create(learner=learner, model="m", voice="v", instructions="")
 
     add_learners(2, 0)
@@ -164,7 +176,10 @@ def test_it_filters_by_assigned_word_list(staff_client, alice_words, bob):
     [
         ("today", {"today@example.com", "staff@example.com"}),
         ("7d", {"today@example.com", "week@example.com", "staff@example.com"}),
-        ("30d", {"today@example.com", "week@example.com", "month@example.com", "staff@example.com"}),
+        (
+            "30d",
+            {"today@example.com", "week@example.com", "month@example.com", "staff@example.com"},
+        ),
         ("never", {"never@example.com"}),
     ],
 )
@@ -234,7 +249,9 @@ def test_the_page_of_a_learner_never_seen_says_so(staff_client, bob):
     assert re.search(r"Average grade:</label>\s*<div[^>]*>—</div>", body)
 
 
-def test_it_assigns_word_lists_and_sets_daily_minutes_from_the_learner_page(staff_client, alice, spanish):
+def test_it_assigns_word_lists_and_sets_daily_minutes_from_the_learner_page(
+    staff_client, alice, spanish
+):
     url = reverse("admin:accounts_user_change", args=[alice.pk])
     data = change_data(
         alice,
@@ -244,7 +261,9 @@ def test_it_assigns_word_lists_and_sets_daily_minutes_from_the_learner_page(staf
 
     response = staff_client.post(url, data)
 
-    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    assert response.status_code == 302, (
+        response.context["adminform"].form.errors if response.context else ""
+    )
     alice.refresh_from_db()
     assert alice.daily_voice_minutes == 45
     assert list(alice.word_lists.all()) == [spanish]
@@ -321,7 +340,9 @@ def test_it_creates_a_learner_and_emails_an_invitation(
     assert Client().login(email="dora@example.com", password="a-new-phrase-for-dora")
 
 
-def test_it_creates_a_learner_with_a_password_and_no_email(staff_client, django_capture_on_commit_callbacks):
+def test_it_creates_a_learner_with_a_password_and_no_email(
+    staff_client, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
             reverse("admin:accounts_user_add"),
@@ -354,7 +375,9 @@ def test_the_invite_action_emails_active_learners_a_working_link(staff_client, a
     User.objects.filter(pk=bob.pk).update(is_active=False)
 
     response = staff_client.post(
-        CHANGELIST, {"action": "send_invitation", "_selected_action": [alice.pk, bob.pk]}, follow=True
+        CHANGELIST,
+        {"action": "send_invitation", "_selected_action": [alice.pk, bob.pk]},
+        follow=True,
     )
 
     assert "Sent 1 invitation. Skipped 1 deactivated user." in response.content.decode()
@@ -365,7 +388,9 @@ def test_the_invite_action_emails_active_learners_a_working_link(staff_client, a
     assert alice.check_password("alice-chose-this-phrase")
 
 
-def test_the_deactivate_action_deactivates_learners_but_not_yourself(staff_client, staff, alice, bob):
+def test_the_deactivate_action_deactivates_learners_but_not_yourself(
+    staff_client, staff, alice, bob
+):
     response = staff_client.post(
         CHANGELIST,
         {"action": "deactivate", "_selected_action": [alice.pk, staff.pk]},
@@ -373,7 +398,9 @@ def test_the_deactivate_action_deactivates_learners_but_not_yourself(staff_clien
     )
 
     assert response.status_code == 200
-    assert set(User.objects.filter(is_active=False).values_list("email", flat=True)) == {alice.email}
+    assert set(User.objects.filter(is_active=False).values_list("email", flat=True)) == {
+        alice.email
+    }
     assert "can’t deactivate yourself" in response.content.decode()
     assert not Client().login(email=alice.email, password=PASSWORD)
 
@@ -389,7 +416,11 @@ def staff_requests(alice: User) -> list[tuple[str, str, dict]]:
         ("post", reverse("admin:accounts_user_add"), add_data()),
         ("post", CHANGELIST, {"action": "send_invitation", "_selected_action": [alice.pk]}),
         ("post", CHANGELIST, {"action": "deactivate", "_selected_action": [alice.pk]}),
-        ("post", reverse("admin:accounts_user_change", args=[alice.pk]), change_data(alice, is_staff="on")),
+        (
+            "post",
+            reverse("admin:accounts_user_change", args=[alice.pk]),
+            change_data(alice, is_staff="on"),
+        ),
     ]
 
 

@@ -7,8 +7,8 @@ import datetime as dt
 import io
 
 import pytest
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.conftest import make_user
@@ -24,8 +24,12 @@ PROGRESS = "/admin/tutor/wordprogress/"
 TAKEN = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 
 
-def export(client, url: str, action: str, selected) -> tuple[object, list[dict[str, str]], list[str]]:
-    response = client.post(url, {"action": action, "_selected_action": [obj.pk for obj in selected]})
+def export(
+    client, url: str, action: str, selected
+) -> tuple[object, list[dict[str, str]], list[str]]:
+    response = client.post(
+        url, {"action": action, "_selected_action": [obj.pk for obj in selected]}
+    )
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith('attachment; filename="parlance-')
@@ -38,11 +42,19 @@ def export(client, url: str, action: str, selected) -> tuple[object, list[dict[s
 @pytest.fixture
 def grades(alice, bob, alice_words):
     return [
-        TestResult.objects.create(learner=alice, word_list=alice_words, score=7, max_score=10, taken_at=TAKEN),
         TestResult.objects.create(
-            learner=alice, score=3, max_score=4, source="voice", taken_at=TAKEN + dt.timedelta(days=1)
+            learner=alice, word_list=alice_words, score=7, max_score=10, taken_at=TAKEN
         ),
-        TestResult.objects.create(learner=bob, word_list=alice_words, score=1, max_score=10, taken_at=TAKEN),
+        TestResult.objects.create(
+            learner=alice,
+            score=3,
+            max_score=4,
+            source="voice",
+            taken_at=TAKEN + dt.timedelta(days=1),
+        ),
+        TestResult.objects.create(
+            learner=bob, word_list=alice_words, score=1, max_score=10, taken_at=TAKEN
+        ),
     ]
 
 
@@ -138,19 +150,21 @@ def test_it_exports_selected_progress_rows(staff_client, progress):
 
 
 def test_it_neutralises_spreadsheet_formulas(staff_client, alice, alice_words):
-    alice.display_name = "=HYPERLINK(\"http://evil\")"
+    alice.display_name = '=HYPERLINK("http://evil")'
     alice.save(update_fields=["display_name"])
     TestResult.objects.create(learner=alice, word_list=alice_words, score=1, max_score=2)
 
     _, [row], _ = export(staff_client, LEARNERS, "export_grades", [alice])
 
-    assert row["learner_name"] == "'=HYPERLINK(\"http://evil\")"
+    assert row["learner_name"] == '\'=HYPERLINK("http://evil")'
 
 
 @pytest.mark.parametrize(
     "url, action", [(LEARNERS, "export_grades"), (LEARNERS, "export_progress")]
 )
-def test_exports_take_the_same_number_of_queries_for_many_learners(staff_client, spanish, url, action):
+def test_exports_take_the_same_number_of_queries_for_many_learners(
+    staff_client, spanish, url, action
+):
     def add_learners(start: int, count: int) -> list:
         learners = []
         for n in range(start, start + count):
@@ -176,28 +190,54 @@ def test_exports_take_the_same_number_of_queries_for_many_learners(staff_client,
 
 
 @pytest.mark.parametrize(
-    "url, action", [(LEARNERS, "export_grades"), (LEARNERS, "export_progress"), (RESULTS, "export_grades"), (PROGRESS, "export_progress")]
+    "url, action",
+    [
+        (LEARNERS, "export_grades"),
+        (LEARNERS, "export_progress"),
+        (RESULTS, "export_grades"),
+        (PROGRESS, "export_progress"),
+    ],
 )
 @pytest.mark.parametrize("who", ["alice", "anonymous"])
-def test_learners_and_visitors_cannot_export(who, alice_client, client, alice, grades, progress, url, action):
+def test_learners_and_visitors_cannot_export(
+    who, alice_client, client, alice, grades, progress, url, action
+):
     visitor = alice_client if who == "alice" else client
-    selected = [alice] if url == LEARNERS else TestResult.objects.all() if url == RESULTS else WordProgress.objects.all()
+    selected = (
+        [alice]
+        if url == LEARNERS
+        else TestResult.objects.all()
+        if url == RESULTS
+        else WordProgress.objects.all()
+    )
 
-    response = visitor.post(url, {"action": action, "_selected_action": [obj.pk for obj in selected]})
+    response = visitor.post(
+        url, {"action": action, "_selected_action": [obj.pk for obj in selected]}
+    )
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
 
 
-def test_the_results_and_progress_pages_filter_by_level_and_list(staff_client, alice, bob, grades, progress):
+def test_the_results_and_progress_pages_filter_by_level_and_list(
+    staff_client, alice, bob, grades, progress
+):
     other = WordList.objects.create(name="Other", language="fr")
 
-    by_level = staff_client.get(RESULTS, {"learner__cefr_level__exact": "A2"}).context["cl"].result_list
-    by_list = staff_client.get(RESULTS, {"word_list__id__exact": other.pk}).context["cl"].result_list
+    by_level = (
+        staff_client.get(RESULTS, {"learner__cefr_level__exact": "A2"}).context["cl"].result_list
+    )
+    by_list = (
+        staff_client.get(RESULTS, {"word_list__id__exact": other.pk}).context["cl"].result_list
+    )
     by_source = staff_client.get(RESULTS, {"source__exact": "voice"}).context["cl"].result_list
     searched = staff_client.get(RESULTS, {"q": "Bob"}).context["cl"].result_list
     due = staff_client.get(PROGRESS, {"state": "due"}).context["cl"].result_list
-    new = staff_client.get(PROGRESS, {"state": "new", "learner__cefr_level__exact": "A1"}).context["cl"].result_list
+    new = (
+        staff_client.get(PROGRESS, {"state": "new", "learner__cefr_level__exact": "A1"})
+        .context["cl"]
+        .result_list
+    )
 
     assert {r.learner.email for r in by_level} == {"alice@example.com"}
     assert list(by_list) == []

@@ -37,18 +37,27 @@ def test_it_shows_the_form(staff_client, spanish):
 def test_it_creates_a_list_and_goes_to_it(staff_client):
     response = staff_client.post(
         URL,
-        {"name": "Animals", "language": "es", "description": "Pets", "file": upload("term,meaning\ngato,cat\nperro,dog\n")},
+        {
+            "name": "Animals",
+            "language": "es",
+            "description": "Pets",
+            "file": upload("term,meaning\ngato,cat\nperro,dog\n"),
+        },
         follow=True,
     )
 
     word_list = WordList.objects.get(name="Animals")
-    assert response.redirect_chain[-1][0] == reverse("admin:tutor_wordlist_change", args=[word_list.pk])
+    assert response.redirect_chain[-1][0] == reverse(
+        "admin:tutor_wordlist_change", args=[word_list.pk]
+    )
     assert "Created “Animals”: 2 added, 0 updated, 0 unchanged." in response.content.decode()
     assert list(word_list.words.values_list("term", flat=True)) == ["gato", "perro"]
 
 
 def test_it_adds_to_an_existing_list(staff_client, spanish):
-    response = staff_client.post(URL, {"word_list": spanish.pk, "file": upload("term;meaning\ngato;a cat\nsol;sun\n")})
+    response = staff_client.post(
+        URL, {"word_list": spanish.pk, "file": upload("term;meaning\ngato;a cat\nsol;sun\n")}
+    )
 
     assert response.status_code == 302
     assert spanish.words.get(term="gato").meaning == "a cat"
@@ -60,7 +69,12 @@ def test_it_lists_the_bad_rows_and_imports_nothing(staff_client, spanish):
 
     response = staff_client.post(
         URL,
-        {"word_list": spanish.pk, "file": upload("term,meaning,part_of_speech\ngato,a cat,\n<b>x</b>,,\nsol,sun,planet\n")},
+        {
+            "word_list": spanish.pk,
+            "file": upload(
+                "term,meaning,part_of_speech\ngato,a cat,\n<b>x</b>,,\nsol,sun,planet\n"
+            ),
+        },
     )
 
     assert response.status_code == 200
@@ -101,19 +115,28 @@ def test_it_needs_the_csrf_token(staff):
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff)
 
-    response = client.post(URL, {"name": "Animals", "language": "es", "file": upload("term,meaning\ngato,cat\n")})
+    response = client.post(
+        URL, {"name": "Animals", "language": "es", "file": upload("term,meaning\ngato,cat\n")}
+    )
 
     assert response.status_code == 403
     assert not WordList.objects.exists()
 
 
 def test_staff_without_permission_to_add_lists_are_refused(db, django_user_model):
-    teacher = django_user_model.objects.create_user(email="t@example.com", password="x", is_staff=True)
+    teacher = django_user_model.objects.create_user(
+        email="t@example.com", password="x", is_staff=True
+    )
     client = Client()
     client.force_login(teacher)
 
     assert client.get(URL).status_code == 403
-    assert client.post(URL, {"name": "A", "language": "es", "file": upload("term,meaning\na,b\n")}).status_code == 403
+    assert (
+        client.post(
+            URL, {"name": "A", "language": "es", "file": upload("term,meaning\na,b\n")}
+        ).status_code
+        == 403
+    )
     assert not WordList.objects.exists()
 
 
@@ -122,7 +145,12 @@ def test_staff_without_permission_to_add_lists_are_refused(db, django_user_model
 def test_learners_and_visitors_are_sent_to_the_admin_login(who, method, alice_client, client):
     visitor = alice_client if who == "alice" else client
 
-    response = getattr(visitor, method)(URL, {"name": "Animals", "language": "es", "file": upload("term,meaning\na,b\n")} if method == "post" else {})
+    response = getattr(visitor, method)(
+        URL,
+        {"name": "Animals", "language": "es", "file": upload("term,meaning\na,b\n")}
+        if method == "post"
+        else {},
+    )
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")

@@ -46,7 +46,9 @@ def test_it_imports_a_file_into_a_new_list_with_a_progress_bar(csv_file):
 
 
 def test_it_updates_an_existing_list(csv_file, spanish):
-    out, _ = run(csv_file("term,meaning\ngato,a cat\nsol,sun\n"), "--list", "Spanish basics", "--no-progress")
+    out, _ = run(
+        csv_file("term,meaning\ngato,a cat\nsol,sun\n"), "--list", "Spanish basics", "--no-progress"
+    )
 
     assert out.strip() == "Updated “Spanish basics”: 1 added, 1 updated, 0 unchanged."
     assert spanish.words.get(term="gato").meaning == "a cat"
@@ -58,7 +60,9 @@ def test_it_lists_every_bad_row_and_imports_nothing(csv_file, spanish):
     command = Command(stdout=io.StringIO(), stderr=io.StringIO())
 
     with pytest.raises(CommandError) as raised:
-        command.handle(file=path, list_name="Spanish basics", language=None, description="", no_progress=True)
+        command.handle(
+            file=path, list_name="Spanish basics", language=None, description="", no_progress=True
+        )
 
     assert str(raised.value).splitlines() == [
         "Nothing was imported: 2 problems found.",

@@ -6,6 +6,8 @@ import datetime as dt
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tutor.models import ConversationItem, TutorSession
@@ -19,13 +21,23 @@ START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 
 def make_session(learner, *, minutes=None, **fields) -> TutorSession:
     if minutes is not None:
-        fields.update(connected_at=START, ended_at=START + dt.timedelta(minutes=minutes), status="ended")
-    return TutorSession.objects.create(learner=learner, model="gpt-realtime", voice="marin", instructions="Be kind.", **fields)
+        fields.update(
+            connected_at=START, ended_at=START + dt.timedelta(minutes=minutes), status="ended"
+        )
+    return TutorSession.objects.create(
+        learner=learner, model="gpt-realtime", voice="marin", instructions="Be kind.", **fields
+    )
 
 
 def add_item(session, order, text, *, role="assistant", flagged=False, reason=""):
     return ConversationItem.objects.create(
-        session=session, item_id=f"item_{session.pk}_{order}", role=role, text=text, order=order, flagged=flagged, flag_reason=reason
+        session=session,
+        item_id=f"item_{session.pk}_{order}",
+        role=role,
+        text=text,
+        order=order,
+        flagged=flagged,
+        flag_reason=reason,
     )
 
 
@@ -46,11 +58,17 @@ def calm_session(bob):
 
 
 def session_row(body: str, session: TutorSession) -> str:
-    [row] = [r for r in re.findall(r"<tr>.*?</tr>", body, flags=re.S) if f"/admin/tutor/tutorsession/{session.pk}/change/" in r]
+    [row] = [
+        r
+        for r in re.findall(r"<tr>.*?</tr>", body, flags=re.S)
+        if f"/admin/tutor/tutorsession/{session.pk}/change/" in r
+    ]
     return row
 
 
-def test_the_list_shows_learner_status_minutes_items_and_flags(staff_client, flagged_session, calm_session):
+def test_the_list_shows_learner_status_minutes_items_and_flags(
+    staff_client, flagged_session, calm_session
+):
     body = staff_client.get(SESSIONS).content.decode()
 
     row = session_row(body, flagged_session)
@@ -74,10 +92,9 @@ def test_it_filters_sessions_with_flagged_items(staff_client, flagged_session, c
     assert list(calm) == [calm_session]
 
 
-def test_the_list_takes_the_same_number_of_queries_for_many_sessions(staff_client, alice, django_assert_max_num_queries, flagged_session):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
+def test_the_list_takes_the_same_number_of_queries_for_many_sessions(
+    staff_client, alice, django_assert_max_num_queries, flagged_session
+):
     with CaptureQueriesContext(connection) as few:
         staff_client.get(SESSIONS)
     for n in range(25):
@@ -89,7 +106,9 @@ def test_the_list_takes_the_same_number_of_queries_for_many_sessions(staff_clien
 
 
 def test_the_transcript_highlights_flagged_items_in_order(staff_client, flagged_session):
-    body = staff_client.get(reverse("admin:tutor_tutorsession_change", args=[flagged_session.pk])).content.decode()
+    body = staff_client.get(
+        reverse("admin:tutor_tutorsession_change", args=[flagged_session.pk])
+    ).content.decode()
 
     assert body.index("Hola") < body.index("Something unkind") < body.index("¡Muy bien!")
     assert '<mark class="flagged-item">Something unkind</mark>' in body
@@ -114,7 +133,9 @@ def test_the_item_list_offers_the_flagged_filter(staff_client, flagged_session):
 
 
 @pytest.mark.parametrize("who", ["alice", "anonymous"])
-def test_learners_and_visitors_are_sent_to_the_admin_login(who, alice_client, client, flagged_session):
+def test_learners_and_visitors_are_sent_to_the_admin_login(
+    who, alice_client, client, flagged_session
+):
     visitor = alice_client if who == "alice" else client
     urls = [
         SESSIONS,

@@ -16,11 +16,19 @@ GOOD = "term,meaning,example,part_of_speech\ngato,cat,El gato duerme.,noun\nperr
 
 
 def words(word_list: WordList) -> list[tuple]:
-    return list(word_list.words.order_by("position").values_list("term", "meaning", "example", "part_of_speech", "position"))
+    return list(
+        word_list.words.order_by("position").values_list(
+            "term", "meaning", "example", "part_of_speech", "position"
+        )
+    )
 
 
 def snapshot() -> list[tuple]:
-    return list(Word.objects.order_by("pk").values_list("word_list__name", "term", "meaning", "example", "part_of_speech", "position"))
+    return list(
+        Word.objects.order_by("pk").values_list(
+            "word_list__name", "term", "meaning", "example", "part_of_speech", "position"
+        )
+    )
 
 
 def test_it_creates_a_list_from_csv_text(db):
@@ -53,9 +61,13 @@ def test_it_reads_utf8_with_a_bom_and_semicolons_from_a_binary_file(db):
 def test_it_reads_quoted_commas_tabs_and_rows(db):
     tabbed = word_list_import(name="Tabs", language="fr", rows_or_file="term\tmeaning\nchat\tcat\n")
     quoted = word_list_import(
-        name="Quoted", language="es", rows_or_file='term,meaning,example\nhola,hello,"Hola, ¿qué tal?"\n'
+        name="Quoted",
+        language="es",
+        rows_or_file='term,meaning,example\nhola,hello,"Hola, ¿qué tal?"\n',
     )
-    rows = word_list_import(name="Rows", language="de", rows_or_file=[["term", "meaning"], ["Hund", "dog"]])
+    rows = word_list_import(
+        name="Rows", language="de", rows_or_file=[["term", "meaning"], ["Hund", "dog"]]
+    )
 
     assert tabbed.ok and quoted.ok and rows.ok
     assert words(tabbed.word_list)[0][:2] == ("chat", "cat")
@@ -64,7 +76,9 @@ def test_it_reads_quoted_commas_tabs_and_rows(db):
 
 
 def test_into_an_existing_list_it_adds_new_terms_and_updates_meanings(spanish):
-    Word.objects.filter(word_list=spanish, term="gato").update(example="Un gato.", part_of_speech="noun")
+    Word.objects.filter(word_list=spanish, term="gato").update(
+        example="Un gato.", part_of_speech="noun"
+    )
     csv_text = "term,meaning,example,part_of_speech\nGato,a cat,,\nperro,dog,,\nlibro,book,Un libro.,noun\n"
 
     report = word_list_import(name="spanish BASICS", language="es", rows_or_file=csv_text)
@@ -83,9 +97,13 @@ def test_into_an_existing_list_it_adds_new_terms_and_updates_meanings(spanish):
 def test_an_existing_list_keeps_its_language_and_needs_no_language(spanish):
     assert word_list_import(name="Spanish basics", rows_or_file="term,meaning\nsol,sun\n").ok
 
-    report = word_list_import(name="Spanish basics", language="fr", rows_or_file="term,meaning\nlune,moon\n")
+    report = word_list_import(
+        name="Spanish basics", language="fr", rows_or_file="term,meaning\nlune,moon\n"
+    )
 
-    assert [str(e) for e in report.errors] == ["The list “Spanish basics” is in Spanish, not French."]
+    assert [str(e) for e in report.errors] == [
+        "The list “Spanish basics” is in Spanish, not French."
+    ]
     assert not spanish.words.filter(term="lune").exists()
 
 
@@ -120,7 +138,9 @@ def test_it_reports_every_bad_row_and_writes_nothing(spanish):
 
 
 def test_a_bad_row_creates_no_list(db):
-    report = word_list_import(name="New", language="es", rows_or_file="term,meaning\nsol,sun\nluna,\n")
+    report = word_list_import(
+        name="New", language="es", rows_or_file="term,meaning\nsol,sun\nluna,\n"
+    )
 
     assert [str(e) for e in report.errors] == ["Row 3: meaning is blank."]
     assert not WordList.objects.filter(name="New").exists()
@@ -131,8 +151,14 @@ def test_a_bad_row_creates_no_list(db):
     "text, message",
     [
         ("", "The file is empty."),
-        ("gato,cat\n", "Row 1: the first row must be the header (term, meaning, example, part_of_speech); it has “gato”, “cat”."),
-        ("term,definition\ngato,cat\n", "Row 1: unknown column “definition”; the columns are term, meaning, example, part_of_speech."),
+        (
+            "gato,cat\n",
+            "Row 1: the first row must be the header (term, meaning, example, part_of_speech); it has “gato”, “cat”.",
+        ),
+        (
+            "term,definition\ngato,cat\n",
+            "Row 1: unknown column “definition”; the columns are term, meaning, example, part_of_speech.",
+        ),
         ("term,meaning,term\ngato,cat,gato\n", "Row 1: the column “term” appears twice."),
         ("term,meaning\n", "The file has a header but no words."),
         ("meaning\ncat\n", "Row 1: the header has no “term” column."),
@@ -146,7 +172,9 @@ def test_it_explains_a_bad_header_or_an_empty_file(db, text, message):
 
 
 def test_it_refuses_files_that_are_not_utf8(db):
-    report = word_list_import(name="New", language="es", rows_or_file="term,meaning\nniño,child\n".encode("latin-1"))
+    report = word_list_import(
+        name="New", language="es", rows_or_file="term,meaning\nniño,child\n".encode("latin-1")
+    )
 
     assert "not UTF-8" in str(report.errors[0])
     assert not WordList.objects.exists()
@@ -158,10 +186,14 @@ def test_it_limits_rows_and_bytes(db, monkeypatch):
     rows = "".join(f"w{n},m{n}\n" for n in range(4))
 
     too_many = word_list_import(name="New", language="es", rows_or_file="term,meaning\n" + rows)
-    too_big = word_list_import(name="New", language="es", rows_or_file=io.BytesIO(b"term,meaning\n" + b"a,b\n" * 300_000))
+    too_big = word_list_import(
+        name="New", language="es", rows_or_file=io.BytesIO(b"term,meaning\n" + b"a,b\n" * 300_000)
+    )
 
     assert [str(e) for e in too_many.errors] == ["The file has 4 rows; the limit is 3. Split it."]
-    assert [str(e) for e in too_big.errors] == ["The file is larger than 1 MB. Split it into smaller files."]
+    assert [str(e) for e in too_big.errors] == [
+        "The file is larger than 1 MB. Split it into smaller files."
+    ]
     assert not WordList.objects.exists()
 
 
@@ -189,7 +221,9 @@ def test_a_database_error_while_writing_rolls_everything_back(db, monkeypatch):
     before = snapshot()
 
     with pytest.raises(RuntimeError):
-        word_list_import(name="Existing", description="new", rows_or_file="term,meaning\nsol,star\nluna,moon\n")
+        word_list_import(
+            name="Existing", description="new", rows_or_file="term,meaning\nsol,star\nluna,moon\n"
+        )
 
     assert snapshot() == before
     assert WordList.objects.get(name="Existing").description == ""
@@ -200,6 +234,11 @@ def test_it_reports_progress_as_it_writes(db, monkeypatch):
     calls = []
     rows = "".join(f"w{n},m{n}\n" for n in range(5))
 
-    word_list_import(name="New", language="es", rows_or_file="term,meaning\n" + rows, progress=lambda d, t: calls.append((d, t)))
+    word_list_import(
+        name="New",
+        language="es",
+        rows_or_file="term,meaning\n" + rows,
+        progress=lambda d, t: calls.append((d, t)),
+    )
 
     assert calls == [(0, 5), (2, 5), (4, 5), (5, 5)]

@@ -20,7 +20,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("file", metavar="FILE", help="CSV file, UTF-8, comma or semicolon separated")
+        parser.add_argument(
+            "file", metavar="FILE", help="CSV file, UTF-8, comma or semicolon separated"
+        )
         parser.add_argument("--list", dest="list_name", required=True, metavar="NAME")
         parser.add_argument(
             "--language",
