@@ -1,5 +1,6 @@
 """Shared fixtures: alice and bob (learners), staff, logged-in clients."""
 
+
 from __future__ import annotations
 
 import pytest
@@ -7,6 +8,8 @@ from django.test import Client
 
 from accounts.models import User
 from tutor.models import Assignment, Word, WordList
+
+pytest_plugins = ["tests.support.fixtures"]
 
 PASSWORD = "correct horse battery staple"
 

@@ -32,7 +32,8 @@ ITEM_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,128}$")
 CALL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 REASON = re.compile(r"^[A-Za-z0-9_\-.: ]{1,64}$")
 
-ROLES = {"user", "assistant"}
+# "tool" marks the output of a server-side tool (a function_call_output item).
+ROLES = {"user", "assistant", "tool"}
 KINDS = {choice.value for choice in ConversationItem.Kind}
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
@@ -150,7 +151,7 @@ def _item(content: dict) -> ItemMessage:
     item_id = _string(item, "id", pattern=ITEM_ID, max_chars=128)
     role = item.get("role")
     if role not in ROLES:
-        raise MessageInvalid("invalid", "role must be user or assistant", item_id)
+        raise MessageInvalid("invalid", "role must be user, assistant or tool", item_id)
     kind = item.get("kind")
     if kind not in KINDS:
         raise MessageInvalid("invalid", f"kind must be one of {', '.join(sorted(KINDS))}", item_id)

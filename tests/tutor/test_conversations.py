@@ -51,6 +51,11 @@ def save(session, **fields):
 # --- message_parse ------------------------------------------------------------
 
 
+def test_it_accepts_a_tool_output_item():
+    parsed = message_parse(item_message(role="tool", kind="function_call_output", text='{"ok": true}'))
+    assert (parsed.role, parsed.kind) == ("tool", "function_call_output")
+
+
 def test_it_parses_each_message_type():
     assert message_parse(item_message(raw={"type": "message"})) == ItemMessage(
         item_id="item_1", role="user", kind="message", text="hola", order=0, raw={"type": "message"}

@@ -1,0 +1,140 @@
+// WebRTC client for the Realtime API (GA): one peer connection, the
+// `oai-events` data channel, the microphone up and the tutor's voice down.
+// Works with OpenAI and with the local stand-in: only `callsUrl` differs.
+
+export class RealtimeError extends Error {
+  constructor(message, { status = 0, code = "" } = {}) {
+    super(message);
+    this.name = "RealtimeError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export class RealtimeClient extends EventTarget {
+  constructor({ audioElement } = {}) {
+    super();
+    this.audioElement = audioElement || null;
+    this.pc = null;
+    this.channel = null;
+    this.callId = "";
+    this.closed = false;
+  }
+
+  // Connect with a minted `ek_` key. `micStream` may be null (typing only).
+  async connect({ callsUrl, clientSecret, micStream }) {
+    this.closed = false;
+    const pc = new RTCPeerConnection();
+    this.pc = pc;
+    pc.addEventListener("track", (event) => {
+      if (this.audioElement) this.audioElement.srcObject = event.streams[0] || new MediaStream([event.track]);
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      this.dispatchEvent(new CustomEvent("connectionstate", { detail: pc.connectionState }));
+    });
+
+    const micTrack = micStream ? micStream.getAudioTracks()[0] : null;
+    if (micTrack) pc.addTrack(micTrack, micStream);
+    else pc.addTransceiver("audio", { direction: "recvonly" });
+
+    const channel = pc.createDataChannel("oai-events");
+    this.channel = channel;
+    const opened = new Promise((resolve, reject) => {
+      channel.addEventListener("open", resolve, { once: true });
+      channel.addEventListener("close", () => reject(new RealtimeError("The event channel closed.")), { once: true });
+    });
+    channel.addEventListener("message", (message) => this._onMessage(message.data));
+    channel.addEventListener("close", () => {
+      if (!this.closed) this.dispatchEvent(new CustomEvent("channelclose"));
+    });
+
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    let response;
+    try {
+      response = await fetch(callsUrl, {
+        method: "POST",
+        body: offer.sdp,
+        headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${clientSecret}` },
+      });
+    } catch (err) {
+      this.close();
+      throw new RealtimeError("Could not reach the voice service. Check your connection and try again.");
+    }
+    if (!response.ok) {
+      const detail = await readError(response);
+      this.close();
+      throw new RealtimeError(detail.message, { status: response.status, code: detail.code });
+    }
+    const location = response.headers.get("Location") || "";
+    this.callId = location.split("/").filter(Boolean).pop() || "";
+    const answer = await response.text();
+    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    await withTimeout(opened, 15000, "The voice connection did not open in time.");
+    return this.callId;
+  }
+
+  send(event) {
+    if (!this.channel || this.channel.readyState !== "open") return false;
+    this.channel.send(JSON.stringify(event));
+    return true;
+  }
+
+  setMuted(muted) {
+    if (!this.pc) return;
+    for (const sender of this.pc.getSenders()) {
+      if (sender.track && sender.track.kind === "audio") sender.track.enabled = !muted;
+    }
+  }
+
+  // Stop the tutor mid-sentence: cancel the response, then drop queued audio.
+  interrupt() {
+    this.send({ type: "response.cancel" });
+    this.send({ type: "output_audio_buffer.clear" });
+  }
+
+  close() {
+    this.closed = true;
+    if (this.channel) {
+      try { this.channel.close(); } catch (_) { /* already closed */ }
+    }
+    // The microphone belongs to the page: it is not stopped here.
+    if (this.pc) this.pc.close();
+    this.channel = null;
+    this.pc = null;
+  }
+
+  _onMessage(data) {
+    let event;
+    try {
+      event = JSON.parse(data);
+    } catch (_) {
+      return;
+    }
+    if (event && typeof event.type === "string") {
+      this.dispatchEvent(new CustomEvent("serverevent", { detail: event }));
+    }
+  }
+}
+
+async function readError(response) {
+  const fallback = {
+    message: `The voice service refused the connection (HTTP ${response.status}).`,
+    code: "",
+  };
+  try {
+    const body = await response.json();
+    if (body && body.error && body.error.message) {
+      return { message: body.error.message, code: body.error.code || "" };
+    }
+  } catch (_) { /* not JSON */ }
+  return fallback;
+}
+
+function withTimeout(promise, ms, message) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new RealtimeError(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

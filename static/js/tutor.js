@@ -1,0 +1,506 @@
+// The tutor page: mint a key, connect over WebRTC, show the live transcript,
+// save completed items through the conversation socket, run server tools.
+
+import { RealtimeClient, RealtimeError } from "./realtime-client.js";
+import { ConversationSocket, Outbox } from "./conversation-socket.js";
+
+const RESUME_GRACE_MS = 3000;
+const MAX_RESUMES = 3;
+
+class Transcript {
+  constructor(list) {
+    this.list = list;
+    this.entries = new Map();
+    this.nextOrder = 0;
+  }
+
+  ensure(id, { role, kind = "message" }) {
+    let entry = this.entries.get(id);
+    if (entry) return entry;
+    const placeholder = this.list.querySelector("[data-placeholder]");
+    if (placeholder) placeholder.remove();
+    const li = document.createElement("li");
+    const cssRole = kind === "message" ? role : "tool";
+    li.className = `turn turn-${cssRole} pending unsaved`;
+    li.dataset.itemId = id;
+    li.dataset.role = role;
+    li.dataset.kind = kind;
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = kind !== "message" ? "tool" : role === "user" ? "You" : "Tutor";
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = role === "user" && kind === "message" ? "…" : "";
+    li.append(who, text);
+    this.list.append(li);
+    entry = { id, role, kind, text: "", order: this.nextOrder++, li, textEl: text, complete: false, savedText: null };
+    this.entries.set(id, entry);
+    this.scroll();
+    return entry;
+  }
+
+  append(entry, delta) {
+    entry.text += delta;
+    entry.textEl.textContent = entry.text;
+    this.scroll();
+  }
+
+  set(entry, text) {
+    entry.text = text;
+    entry.textEl.textContent = text || "…";
+    this.scroll();
+  }
+
+  scroll() {
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+}
+
+class TutorPage {
+  constructor(root) {
+    this.root = root;
+    this.tokenUrl = root.dataset.tokenUrl;
+    this.csrfToken = root.dataset.csrfToken;
+    this.statusText = root.querySelector("[data-status]");
+    this.notice = root.querySelector("[data-notice]");
+    this.meter = root.querySelector("[data-meter]");
+    this.persona = root.querySelector("[data-persona]");
+    this.buttons = {
+      start: root.querySelector('[data-action="start"]'),
+      mute: root.querySelector('[data-action="mute"]'),
+      interrupt: root.querySelector('[data-action="interrupt"]'),
+      end: root.querySelector('[data-action="end"]'),
+    };
+    this.composer = root.querySelector("[data-composer]");
+    this.input = this.composer.querySelector("input");
+    this.sendButton = this.composer.querySelector("button");
+    this.savedCount = root.querySelector("[data-saved-count]");
+    this.pending = root.querySelector("[data-pending]");
+    this.pendingCount = root.querySelector("[data-pending-count]");
+    this.audio = root.querySelector("[data-remote-audio]");
+    this.transcript = new Transcript(root.querySelector("[data-transcript]"));
+    this.client = null;
+    this.socket = null;
+    this.session = null;
+    this.mic = null;
+    this.muted = false;
+    this.handledCalls = new Set();
+    this.greeted = false;
+    this.resumes = 0;
+    this.resumeTimer = null;
+    this.saved = 0;
+
+    this.buttons.start.addEventListener("click", () => this.start());
+    this.buttons.mute.addEventListener("click", () => this.toggleMute());
+    this.buttons.interrupt.addEventListener("click", () => this.client && this.client.interrupt());
+    this.buttons.end.addEventListener("click", () => this.end("user"));
+    this.composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.sendTyped();
+    });
+    window.addEventListener("pagehide", () => this.client && this.client.close());
+    this.setState("idle");
+    this.flushLeftovers();
+  }
+
+  // ---- lifecycle ---------------------------------------------------------
+
+  async start() {
+    this.hideNotice();
+    this.buttons.start.disabled = true;
+    this.setState("connecting");
+    try {
+      this.mic = await this.openMicrophone();
+      this.session = await this.mint({});
+      this.socket = new ConversationSocket({ sessionId: this.session.session_id, socketPath: this.session.socket_url });
+      this.wireSocket(this.socket);
+      this.socket.start();
+      await this.connect();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  async connect() {
+    const client = new RealtimeClient({ audioElement: this.audio });
+    this.client = client;
+    client.addEventListener("serverevent", (event) => this.onServerEvent(event.detail));
+    client.addEventListener("connectionstate", (event) => this.onConnectionState(client, event.detail));
+    client.addEventListener("channelclose", () => this.onConnectionState(client, "failed"));
+    const callId = await client.connect({
+      callsUrl: this.session.calls_url,
+      clientSecret: this.session.client_secret,
+      micStream: this.mic,
+    });
+    client.setMuted(this.muted);
+    if (callId) this.socket.reportCall(callId);
+    // Ask for the session as configured by the server; `session.updated` means live.
+    client.send({ type: "session.update", session: { type: "realtime" } });
+  }
+
+  async end(reason) {
+    clearTimeout(this.resumeTimer);
+    this.setControls(false);
+    if (this.client) this.client.close();
+    this.client = null;
+    this.stopMicrophone();
+    this.setState("ended");
+    const socket = this.socket;
+    this.socket = null;
+    this.buttons.end.disabled = true;
+    if (!socket) return;
+    // Whatever is not acknowledged stays in the outbox and is sent on the next visit.
+    const ended = await withTimeout(socket.end(reason).then(() => socket.drained()).then(() => socket.lastEnded), 8000);
+    socket.stop();
+    const seconds = ended && ended.duration_seconds;
+    this.showNotice(
+      seconds != null
+        ? `Session ended after ${formatDuration(seconds)}. Your conversation is saved.`
+        : "Session ended. Your conversation is saved.",
+    );
+    this.buttons.start.disabled = false;
+    this.buttons.start.textContent = "Start a new session";
+    this.transcript = new Transcript(this.transcript.list);
+    this.handledCalls.clear();
+    this.greeted = false;
+    this.resumes = 0;
+  }
+
+  fail(err) {
+    if (this.socket && ["live", "reconnecting"].includes(this.root.dataset.state)) {
+      this.socket.end("error");
+    }
+    const message = err instanceof RealtimeError || (err && err.userMessage) ? err.message : "Something went wrong. Please try again.";
+    if (!(err instanceof RealtimeError)) console.warn(err);
+    if (this.client) this.client.close();
+    this.client = null;
+    this.setControls(false);
+    this.setState("error");
+    this.showNotice(message, true);
+    this.buttons.start.disabled = false;
+  }
+
+  onConnectionState(client, state) {
+    if (client !== this.client) return;
+    if (state === "connected") {
+      clearTimeout(this.resumeTimer);
+      return;
+    }
+    if (state === "disconnected") {
+      clearTimeout(this.resumeTimer);
+      this.resumeTimer = setTimeout(() => this.resume(), RESUME_GRACE_MS);
+    } else if (state === "failed" || state === "closed") {
+      clearTimeout(this.resumeTimer);
+      this.resume();
+    }
+  }
+
+  // The call dropped: get a fresh key for the same tutor session and reconnect.
+  async resume() {
+    if (!this.client || this.root.dataset.state === "ended") return;
+    if (this.resumes >= MAX_RESUMES) {
+      this.fail(new RealtimeError("The voice connection was lost and could not be restored."));
+      return;
+    }
+    this.resumes += 1;
+    this.client.close();
+    this.setState("reconnecting");
+    this.setControls(false);
+    try {
+      this.session = await this.mint({ session_id: this.session.session_id });
+      await this.connect();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  // ---- server calls -------------------------------------------------------
+
+  async mint(body) {
+    let response;
+    try {
+      response = await fetch(this.tokenUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": this.csrfToken },
+        body: JSON.stringify(body),
+      });
+    } catch (_) {
+      throw new RealtimeError("Could not reach Parlance. Check your connection and try again.");
+    }
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch (_) { /* not JSON */ }
+    if (!response.ok || !payload || !payload.client_secret) {
+      const message = payload && payload.error && payload.error.message;
+      throw new RealtimeError(message || `Could not start a session (HTTP ${response.status}).`, { status: response.status });
+    }
+    return payload;
+  }
+
+  async openMicrophone() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      this.showNotice("This browser gives no microphone access here. You can still type to the tutor.");
+      return null;
+    }
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+      this.startMeter(stream);
+      return stream;
+    } catch (err) {
+      const name = err && err.name;
+      if (name === "NotAllowedError" || name === "SecurityError") {
+        this.showNotice("Microphone access was denied. Allow it in your browser's site settings to speak; you can still type.");
+      } else if (name === "NotFoundError" || name === "OverconstrainedError") {
+        this.showNotice("No microphone was found. Plug one in to speak; you can still type.");
+      } else {
+        this.showNotice("The microphone could not be opened. You can still type to the tutor.");
+      }
+      return null;
+    }
+  }
+
+  startMeter(stream) {
+    const AudioCtx = window.AudioContext || window.webkitAudioContext;
+    if (!AudioCtx) return;
+    this.audioContext = new AudioCtx();
+    const analyser = this.audioContext.createAnalyser();
+    analyser.fftSize = 512;
+    this.audioContext.createMediaStreamSource(stream).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    const draw = () => {
+      if (!this.audioContext) return;
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const s of samples) sum += s * s;
+      const rms = Math.sqrt(sum / samples.length);
+      const level = this.muted ? 0 : Math.min(1, rms * 4);
+      this.meter.style.width = `${Math.round(level * 100)}%`;
+      this.meterFrame = requestAnimationFrame(draw);
+    };
+    draw();
+  }
+
+  stopMicrophone() {
+    if (this.meterFrame) cancelAnimationFrame(this.meterFrame);
+    if (this.audioContext) this.audioContext.close();
+    this.audioContext = null;
+    this.meter.style.width = "0";
+    if (this.mic) for (const track of this.mic.getTracks()) track.stop();
+    this.mic = null;
+  }
+
+  // ---- realtime events ---------------------------------------------------
+
+  onServerEvent(event) {
+    const t = this.transcript;
+    switch (event.type) {
+      case "session.updated":
+        this.onLive();
+        break;
+      case "conversation.item.added":
+      case "conversation.item.created":
+      case "conversation.item.done":
+        this.onItem(event.item, event.type === "conversation.item.done");
+        break;
+      case "response.output_audio_transcript.delta":
+      case "response.output_text.delta":
+        t.append(t.ensure(event.item_id, { role: "assistant" }), event.delta || "");
+        break;
+      case "response.output_audio_transcript.done":
+        this.complete(t.ensure(event.item_id, { role: "assistant" }), event.transcript || "");
+        break;
+      case "response.output_text.done":
+        this.complete(t.ensure(event.item_id, { role: "assistant" }), event.text || "");
+        break;
+      case "conversation.item.input_audio_transcription.delta": {
+        const entry = t.ensure(event.item_id, { role: "user" });
+        if (!entry.complete) t.append(entry, event.delta || "");
+        break;
+      }
+      case "conversation.item.input_audio_transcription.completed":
+        this.complete(t.ensure(event.item_id, { role: "user" }), (event.transcript || "").trim() || "[inaudible]");
+        break;
+      case "conversation.item.input_audio_transcription.failed":
+        this.complete(t.ensure(event.item_id, { role: "user" }), "[not transcribed]");
+        break;
+      case "response.output_item.done":
+        if (event.item && event.item.type === "function_call") this.onFunctionCall(event.item);
+        break;
+      case "response.done": {
+        const response = event.response || {};
+        if (response.status === "failed") {
+          const detail = response.status_details && response.status_details.error;
+          this.showNotice(`The tutor could not answer: ${(detail && detail.message) || "unknown error"}.`, true);
+        }
+        break;
+      }
+      case "error":
+        this.showNotice(`The voice service reported: ${(event.error && event.error.message) || "an error"}.`, true);
+        break;
+      default:
+        break;
+    }
+  }
+
+  onLive() {
+    if (this.root.dataset.state === "live") return;
+    this.resumes = 0;
+    this.setState("live");
+    this.setControls(true);
+    if (!this.greeted) {
+      this.greeted = true;
+      this.client.send({ type: "response.create" });
+    }
+  }
+
+  onItem(item, done) {
+    if (!item || !item.id) return;
+    const t = this.transcript;
+    if (item.type === "message") {
+      const entry = t.ensure(item.id, { role: item.role === "user" ? "user" : "assistant" });
+      const text = messageText(item);
+      if (item.role === "user") {
+        const typed = (item.content || []).some((part) => part.type === "input_text");
+        if (typed) this.complete(entry, text);
+      } else if (done && text) {
+        this.complete(entry, text);
+      }
+    } else if (item.type === "function_call") {
+      t.ensure(item.id, { role: "assistant", kind: "function_call" });
+      if (done && item.status !== "in_progress") this.onFunctionCall(item);
+    } else if (item.type === "function_call_output") {
+      const entry = t.ensure(item.id, { role: "tool", kind: "function_call_output" });
+      this.complete(entry, item.output || "", { call_id: item.call_id, output: item.output || "" });
+    }
+  }
+
+  async onFunctionCall(item) {
+    const entry = this.transcript.ensure(item.id, { role: "assistant", kind: "function_call" });
+    this.complete(entry, `${item.name}(${item.arguments || ""})`, {
+      call_id: item.call_id,
+      name: item.name,
+      arguments: item.arguments || "",
+    });
+    if (this.handledCalls.has(item.call_id)) return;
+    this.handledCalls.add(item.call_id);
+    const output = await this.socket.runTool({ callId: item.call_id, name: item.name, args: item.arguments || "" });
+    if (!this.client) return;
+    this.client.send({
+      type: "conversation.item.create",
+      item: { type: "function_call_output", call_id: item.call_id, output },
+    });
+    this.client.send({ type: "response.create" });
+  }
+
+  // A turn is complete: show its final text and save it (again, if it changed).
+  complete(entry, text, raw = {}) {
+    this.transcript.set(entry, text);
+    entry.complete = true;
+    entry.li.classList.remove("pending");
+    if (entry.savedText === text || !this.socket) return;
+    entry.savedText = text;
+    entry.li.classList.add("unsaved");
+    this.socket.saveItem({ id: entry.id, role: entry.role, kind: entry.kind, text, order: entry.order, raw });
+  }
+
+  sendTyped() {
+    const text = this.input.value.trim();
+    if (!text || !this.client) return;
+    this.client.send({
+      type: "conversation.item.create",
+      item: { type: "message", role: "user", content: [{ type: "input_text", text }] },
+    });
+    this.client.send({ type: "response.create" });
+    this.input.value = "";
+  }
+
+  toggleMute() {
+    this.muted = !this.muted;
+    if (this.client) this.client.setMuted(this.muted);
+    this.buttons.mute.setAttribute("aria-pressed", String(this.muted));
+    this.buttons.mute.textContent = this.muted ? "Unmute" : "Mute";
+  }
+
+  // ---- socket --------------------------------------------------------------
+
+  wireSocket(socket) {
+    socket.addEventListener("saved", (event) => {
+      const entry = this.transcript.entries.get(event.detail.itemId);
+      if (entry && !entry.li.dataset.saved) {
+        entry.li.dataset.saved = "true";
+        this.saved += 1;
+        this.savedCount.textContent = String(this.saved);
+      }
+      if (entry) entry.li.classList.remove("unsaved");
+    });
+    socket.addEventListener("outbox", (event) => {
+      this.pending.hidden = event.detail.size === 0;
+      this.pendingCount.textContent = String(event.detail.size);
+    });
+    socket.addEventListener("state", (event) => {
+      this.root.dataset.socket = event.detail.state;
+      if (event.detail.state === "refused") this.fail(new RealtimeError("This session belongs to someone else."));
+    });
+    socket.addEventListener("servererror", (event) => {
+      console.warn("Conversation socket error", event.detail);
+    });
+  }
+
+  // Outboxes a previous page left behind: deliver them before anything else.
+  flushLeftovers() {
+    for (const { sessionId, socketPath } of Outbox.leftovers()) {
+      const socket = new ConversationSocket({ sessionId, socketPath }).start();
+      socket.drained().then(() => socket.stop());
+    }
+  }
+
+  // ---- view ------------------------------------------------------------------
+
+  setState(state) {
+    this.root.dataset.state = state;
+    this.statusText.textContent = state;
+  }
+
+  setControls(live) {
+    this.buttons.mute.disabled = !live;
+    this.buttons.interrupt.disabled = !live;
+    this.buttons.end.disabled = !live && !this.socket;
+    this.input.disabled = !live;
+    this.sendButton.disabled = !live;
+  }
+
+  showNotice(message, isError = false) {
+    this.notice.textContent = message;
+    this.notice.classList.toggle("error", isError);
+    this.notice.hidden = false;
+  }
+
+  hideNotice() {
+    this.notice.hidden = true;
+  }
+}
+
+function messageText(item) {
+  return (item.content || [])
+    .map((part) => part.text || part.transcript || "")
+    .join(" ")
+    .trim();
+}
+
+function withTimeout(promise, ms) {
+  return Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve(null), ms))]);
+}
+
+function formatDuration(seconds) {
+  const total = Math.round(seconds);
+  const minutes = Math.floor(total / 60);
+  const rest = total % 60;
+  return minutes ? `${minutes} min ${rest} s` : `${rest} s`;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const root = document.getElementById("tutor");
+  if (root) new TutorPage(root);
+});
