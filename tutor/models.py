@@ -213,6 +213,11 @@ class TutorSession(models.Model):
             return self.ended_at - self.connected_at
         return None
 
+    @property
+    def duration_minutes(self) -> float | None:
+        duration = self.duration
+        return round(duration.total_seconds() / 60, 1) if duration else None
+
 
 class ConversationItem(models.Model):
     """A completed item of a tutor conversation, saved once per upstream item id."""
