@@ -10,6 +10,7 @@ from allauth.core.context import request_context
 from django import forms
 from django.contrib.auth import password_validation
 from django.http import HttpRequest
+from django.urls import reverse
 
 from accounts.models import User
 from tutor.models import WordList
@@ -43,7 +44,7 @@ def _send_invitation(request: HttpRequest, learner: User) -> None:
             "learner_name": learner.name,
             "inviter": request.user,
             "set_password_url": adapter.get_reset_password_from_key_url(key),
-            "login_url": request.build_absolute_uri("/accounts/login/"),
+            "login_url": request.build_absolute_uri(reverse("account_login")),
         },
     )
 
