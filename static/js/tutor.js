@@ -85,6 +85,8 @@ class TutorPage {
     this.mic = null;
     this.muted = false;
     this.handledCalls = new Set();
+    this.responseActive = false;
+    this.responseWanted = false;
     this.greeted = false;
     this.resumes = 0;
     this.resumeTimer = null;
@@ -124,6 +126,8 @@ class TutorPage {
   async connect() {
     const client = new RealtimeClient({ audioElement: this.audio });
     this.client = client;
+    this.responseActive = false;
+    this.responseWanted = false;
     client.addEventListener("serverevent", (event) => this.onServerEvent(event.detail));
     client.addEventListener("connectionstate", (event) => this.onConnectionState(client, event.detail));
     client.addEventListener("channelclose", () => this.onConnectionState(client, "failed"));
@@ -328,7 +332,15 @@ class TutorPage {
       case "response.output_item.done":
         if (event.item && event.item.type === "function_call") this.onFunctionCall(event.item);
         break;
+      case "response.created":
+        this.responseActive = true;
+        break;
       case "response.done": {
+        this.responseActive = false;
+        if (this.responseWanted) {
+          this.responseWanted = false;
+          this.requestResponse();
+        }
         const response = event.response || {};
         if (response.status === "failed") {
           const detail = response.status_details && response.status_details.error;
@@ -351,7 +363,7 @@ class TutorPage {
     this.setControls(true);
     if (!this.greeted) {
       this.greeted = true;
-      this.client.send({ type: "response.create" });
+      this.requestResponse();
     }
   }
 
@@ -391,7 +403,7 @@ class TutorPage {
       type: "conversation.item.create",
       item: { type: "function_call_output", call_id: item.call_id, output },
     });
-    this.client.send({ type: "response.create" });
+    this.requestResponse();
   }
 
   // A turn is complete: show its final text and save it (again, if it changed).
@@ -412,8 +424,20 @@ class TutorPage {
       type: "conversation.item.create",
       item: { type: "message", role: "user", content: [{ type: "input_text", text }] },
     });
-    this.client.send({ type: "response.create" });
+    this.requestResponse();
     this.input.value = "";
+  }
+
+  // One response at a time: the API refuses `response.create` while one is running,
+  // so a request made meanwhile waits for `response.done`.
+  requestResponse() {
+    if (!this.client) return;
+    if (this.responseActive) {
+      this.responseWanted = true;
+      return;
+    }
+    this.responseActive = true;
+    this.client.send({ type: "response.create" });
   }
 
   toggleMute() {
