@@ -221,6 +221,21 @@ REALTIME_TRANSCRIBE_MODEL = env_str("REALTIME_TRANSCRIBE_MODEL", "gpt-4o-mini-tr
 REALTIME_TOKEN_TTL_SECONDS = env_int("REALTIME_TOKEN_TTL_SECONDS", 60, minimum=10, maximum=7200)
 REALTIME_HTTP_TIMEOUT_SECONDS = env_float("REALTIME_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 
+# --- Tutor limits and cost estimate ----------------------------------------
+# Enforced by the server when it mints a key and by a hang-up it schedules
+# (tutor/limits.py, tutor/hangups.py). A learner's daily minutes are on their
+# profile (User.daily_voice_minutes).
+TUTOR_MINTS_PER_MINUTE = env_int("TUTOR_MINTS_PER_MINUTE", 5, minimum=1)
+TUTOR_MAX_LIVE_SESSIONS = env_int("TUTOR_MAX_LIVE_SESSIONS", 1, minimum=1)
+TUTOR_MAX_SESSION_MINUTES = env_float("TUTOR_MAX_SESSION_MINUTES", 30.0, minimum=0.05)
+# Prices per million tokens for the staff cost estimate (USD; defaults are
+# gpt-realtime's list prices, check the model's pricing page).
+REALTIME_PRICE_TEXT_IN_PER_MTOK = env_float("REALTIME_PRICE_TEXT_IN_PER_MTOK", 4.0, minimum=0)
+REALTIME_PRICE_TEXT_OUT_PER_MTOK = env_float("REALTIME_PRICE_TEXT_OUT_PER_MTOK", 16.0, minimum=0)
+REALTIME_PRICE_AUDIO_IN_PER_MTOK = env_float("REALTIME_PRICE_AUDIO_IN_PER_MTOK", 32.0, minimum=0)
+REALTIME_PRICE_AUDIO_OUT_PER_MTOK = env_float("REALTIME_PRICE_AUDIO_OUT_PER_MTOK", 64.0, minimum=0)
+REALTIME_PRICE_CACHED_IN_PER_MTOK = env_float("REALTIME_PRICE_CACHED_IN_PER_MTOK", 0.4, minimum=0)
+
 # --- Content Security Policy (django-csp) ---------------------------------
 # Pages load only their own scripts and styles; the browser may connect to
 # this server (fetch, WebSocket) and to the Realtime API for WebRTC set-up.
