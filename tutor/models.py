@@ -196,12 +196,20 @@ class TutorSession(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=64, blank=True)
     usage = models.JSONField(default=dict, blank=True)
+    hangup_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the server hangs up the call: the time limit."
+    )
+    upstream_base_url = models.CharField(
+        "Realtime API base URL", max_length=255, blank=True,
+        help_text="Where the key was minted, so the server can hang the call up there.",
+    )
 
     class Meta:
         ordering = ["-minted_at"]
         indexes = [
             models.Index(fields=["learner", "-minted_at"], name="session_learner_minted"),
             models.Index(fields=["status"], name="session_status"),
+            models.Index(fields=["hangup_at"], name="session_hangup_at"),
         ]
 
     def __str__(self) -> str:
@@ -217,6 +225,25 @@ class TutorSession(models.Model):
     def duration_minutes(self) -> float | None:
         duration = self.duration
         return round(duration.total_seconds() / 60, 1) if duration else None
+
+
+class MintEvent(models.Model):
+    """One key minted for a learner (a new session or a resume): the mint rate limit counts these."""
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mint_events"
+    )
+    session = models.ForeignKey(
+        TutorSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="mint_events"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["learner", "created_at"], name="mint_learner_created")]
+
+    def __str__(self) -> str:
+        return f"{self.learner} · {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 class ConversationItem(models.Model):
