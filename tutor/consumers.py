@@ -23,6 +23,7 @@ from tutor.conversations import (
     SessionClosed,
     ToolMessage,
     conversation_item_save,
+    db_retrying,
     message_parse,
     session_connect,
     session_end,
@@ -99,7 +100,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self._error("server_error", "The server could not handle that; send it again later.", item_id=item_id)
 
     async def _item_save(self, message: ItemMessage) -> None:
-        await database_sync_to_async(conversation_item_save)(
+        # Idempotent, so a save interrupted by a database restart is simply run again.
+        await database_sync_to_async(db_retrying(conversation_item_save))(
             session=self.session,
             item_id=message.item_id,
             role=message.role,

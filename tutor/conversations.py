@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from tutor.models import ConversationItem, TutorSession
@@ -318,3 +321,45 @@ def conversation_item_save(
         return _item_save_once(**fields)
     except IntegrityError:
         return _item_save_once(**fields)
+
+
+# --- Riding out a database restart ----------------------------------------------
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+DB_RETRY_SECONDS = 20.0
+DB_RETRY_FIRST_DELAY_S = 0.1
+DB_RETRY_MAX_DELAY_S = 2.0
+
+
+def db_retrying(
+    func: Callable[..., T],
+    *,
+    within_s: float = DB_RETRY_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Callable[..., T]:
+    """``func`` retried on a lost database connection for up to ``within_s`` seconds.
+
+    Only for idempotent writes such as ``conversation_item_save``: a restarted or failed-over
+    database drops every connection, so each retry starts on a fresh one. Call it outside any
+    transaction (the connection is closed between attempts). The last error is raised.
+    """
+
+    def run(*args, **kwargs) -> T:
+        deadline = time.monotonic() + within_s
+        delay, attempt = DB_RETRY_FIRST_DELAY_S, 1
+        while True:
+            try:
+                return func(*args, **kwargs)
+            except (OperationalError, InterfaceError) as error:
+                if time.monotonic() + delay > deadline:
+                    raise
+                logger.warning(
+                    "Database unavailable (%s), retrying in %.1f s (attempt %d)",
+                    type(error).__name__, delay, attempt + 1,
+                )
+                connection.close()
+                sleep(delay)
+                delay, attempt = min(delay * 2, DB_RETRY_MAX_DELAY_S), attempt + 1
+
+    return run
