@@ -169,7 +169,9 @@ def instructions_render(*, learner, material: TutorMaterial, focus: list[FocusWo
             "once with the word exactly as written in the Focus words line and the outcome: "
             '"correct" (right meaning and form, no help), "hesitant" (right after a pause, a '
             'hint or a self-correction) or "incorrect". Call get_word_details when you need a '
-            "word's example or the learner's history with it. Do not mention the tools.",
+            "word's example or the learner's history with it. When the learner asks to be "
+            "quizzed or tested, call start_oral_quiz: an examiner takes over. Do not mention "
+            "the tools.",
         ]
     else:
         lines += [

@@ -308,3 +308,30 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.learner} · {self.word.term} · {self.outcome}"
+
+
+class OralQuiz(models.Model):
+    """An examiner's oral quiz inside a voice session; its grade becomes a voice TestResult."""
+
+    session = models.ForeignKey(TutorSession, on_delete=models.CASCADE, related_name="quizzes")
+    words = models.JSONField(default=list, help_text="The terms quizzed, in order.")
+    answers = models.JSONField(default=dict, blank=True, help_text="term -> outcome")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.OneToOneField(
+        TestResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="oral_quiz"
+    )
+
+    class Meta:
+        verbose_name_plural = "oral quizzes"
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=Q(finished_at__isnull=True),
+                name="quiz_one_open_per_session",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Quiz {self.pk} · session {self.session_id}"

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.cache import cache
 
+from tutor import quiz
 from tutor.models import Review, TutorSession, Word, WordProgress
 from tutor.practice import word_practice_record
 from tutor.progress import learner_words_by_term
@@ -73,7 +74,7 @@ GET_WORD_DETAILS = {
     },
 }
 
-TOOL_DEFINITIONS: list[dict[str, Any]] = [RECORD_WORD_PRACTICE, GET_WORD_DETAILS]
+TOOL_DEFINITIONS: list[dict[str, Any]] = [RECORD_WORD_PRACTICE, GET_WORD_DETAILS, quiz.START_ORAL_QUIZ]
 TOOL_FAILED = json.dumps({"error": "the tool failed; carry on without it"})
 
 
@@ -162,9 +163,32 @@ def _get_word_details(learner, session, arguments: dict[str, Any]) -> dict[str, 
     }
 
 
+def _in_session(session: TutorSession | None) -> TutorSession:
+    if session is None:
+        raise ToolError("the oral quiz only runs inside a voice session")
+    return session
+
+
+def _start_oral_quiz(learner, session, arguments: dict[str, Any]) -> dict[str, Any]:
+    return quiz.oral_quiz_start(learner=learner, session=_in_session(session))
+
+
+def _record_quiz_answer(learner, session, arguments: dict[str, Any]) -> dict[str, Any]:
+    word = _string(arguments, "word", max_chars=MAX_WORD_CHARS)
+    outcome = arguments.get("outcome")
+    return quiz.oral_quiz_answer(learner=learner, session=_in_session(session), word=word, outcome=outcome)
+
+
+def _finish_oral_quiz(learner, session, arguments: dict[str, Any]) -> dict[str, Any]:
+    return quiz.oral_quiz_finish(learner=learner, session=_in_session(session))
+
+
 TOOLS: dict[str, Callable[[Any, TutorSession | None, dict[str, Any]], dict[str, Any]]] = {
     "record_word_practice": _record_word_practice,
     "get_word_details": _get_word_details,
+    "start_oral_quiz": _start_oral_quiz,
+    "record_quiz_answer": _record_quiz_answer,
+    "finish_oral_quiz": _finish_oral_quiz,
 }
 
 
@@ -174,7 +198,7 @@ def _run(learner, session, name: Any, arguments_json: Any) -> str:
         return _error(f"unknown tool {str(name)[:64]!r}")
     try:
         return json.dumps(tool(learner, session, _arguments(arguments_json)))
-    except ToolError as error:
+    except (ToolError, quiz.QuizError) as error:
         return _error(str(error))
     except Exception:
         # The model must get an answer and the socket must stay up; the log has the trace.

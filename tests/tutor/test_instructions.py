@@ -189,7 +189,7 @@ def test_it_builds_the_ga_session_config(alice, alice_words, settings):
     assert config["audio"]["input"]["turn_detection"]["type"] == "server_vad"
     assert config["audio"]["output"] == {"voice": "cedar"}
     assert config["tool_choice"] == "auto"
-    assert [tool["name"] for tool in config["tools"]] == ["record_word_practice", "get_word_details"]
+    assert [tool["name"] for tool in config["tools"]] == ["record_word_practice", "get_word_details", "start_oral_quiz"]
     assert all(tool["type"] == "function" and "function" not in tool for tool in config["tools"])
 
 
@@ -200,4 +200,4 @@ def test_the_standin_accepts_its_session_config(alice, mixed_progress):
     )
     assert ttl == 60
     assert session["instructions"] == config["instructions"]
-    assert [tool["name"] for tool in session["tools"]] == ["record_word_practice", "get_word_details"]
+    assert [tool["name"] for tool in session["tools"]] == ["record_word_practice", "get_word_details", "start_oral_quiz"]
