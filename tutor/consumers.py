@@ -13,6 +13,8 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tutor.conversations import (
     MAX_MESSAGE_BYTES,
@@ -35,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_TRY_AGAIN_LATER = 4503  # the page retries any code but 4403 and 4404
+# What the Redis channel layer raises when Redis is down; the page retries later.
+CHANNEL_LAYER_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError)
 
 
 def _refuse_constant(name: str) -> None:
@@ -42,6 +47,14 @@ def _refuse_constant(name: str) -> None:
 
 
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except CHANNEL_LAYER_DOWN as error:
+            # One line, not a traceback per socket: the process keeps serving pages.
+            logger.error("Conversation socket closed: the channel layer is unavailable (%s)", type(error).__name__)
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
