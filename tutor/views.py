@@ -10,12 +10,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from tutor import realtime
-from tutor.conversations import (
-    CLOSED_STATUSES,
-    tutor_session_create,
-    tutor_session_get,
-)
+from tutor import clock, realtime
+from tutor.conversations import CLOSED_STATUSES, tutor_session_get
+from tutor.limits import TIME_LIMIT, LimitReached, limit_message, mint_reserve
+from tutor.resume import resume_instructions_build
 from tutor.instructions import session_config_build, tutor_plan_build
 from tutor.history import learner_history, learner_session_get
 from tutor.progress import learner_overview
@@ -77,26 +75,56 @@ async def realtime_token(request: HttpRequest) -> JsonResponse:
     except ValueError as error:
         return _json_error(400, str(error), "bad_request")
 
-    session = plan = None
+    session = None
     if session_id is not None:
         session = await sync_to_async(tutor_session_get)(learner=learner, session_id=session_id)
         if session is None:
             return _json_error(404, "That tutor session does not exist.", "not_found")
         if session.status in CLOSED_STATUSES:
+            if session.end_reason == TIME_LIMIT:
+                message = await sync_to_async(limit_message)(session=session)
+                return _json_error(403, message, TIME_LIMIT)
             return _json_error(409, "That tutor session has ended; start a new one.", "session_ended")
+
+    try:
+        upstream = realtime.upstream_for(request)
+    except realtime.RealtimeError as error:
+        return _json_error(error.status, error.message, error.code)
+
+    new_session = None
+    if session is None:
+        plan = await sync_to_async(tutor_plan_build)(learner=learner)
+        session_config = plan.session_config
+        new_session = {
+            "model": session_config["model"],
+            "voice": session_config["audio"]["output"]["voice"],
+            "instructions": plan.instructions,
+            "focus_words": plan.focus_words,
+        }
+    try:
+        # Counts this mint and, for a new session, creates it: all limits checked at once.
+        minted_for = await sync_to_async(mint_reserve)(
+            learner=learner,
+            now=clock.now(),
+            upstream_base_url=upstream.base_url,
+            session=session,
+            new_session=new_session,
+        )
+    except LimitReached as limit:
+        return _json_error(limit.status, limit.message, limit.code)
+
+    if session is not None:
+        # A resume: the same tutor, told what was said before the call dropped.
+        session = minted_for
         session_config = session_config_build(
-            instructions=session.instructions,
+            instructions=await sync_to_async(resume_instructions_build)(session=session),
             language=learner.target_language,
             model=session.model,
             voice=session.voice,
             transcribe_model=settings.REALTIME_TRANSCRIBE_MODEL,
         )
-    else:
-        plan = await sync_to_async(tutor_plan_build)(learner=learner)
-        session_config = plan.session_config
 
     try:
-        upstream = realtime.upstream_for(request)
         secret = await realtime.client_secret_create(
             session_config=session_config,
             base_url=upstream.base_url,
@@ -104,17 +132,12 @@ async def realtime_token(request: HttpRequest) -> JsonResponse:
             ttl_seconds=settings.REALTIME_TOKEN_TTL_SECONDS,
         )
     except realtime.RealtimeError as error:
+        if session is None:
+            # No key, no session: a failed mint leaves none behind (it still counts as a mint).
+            await minted_for.adelete()
         return _json_error(error.status, error.message, error.code)
 
-    if session is None:
-        # Created only once the key exists, so a failed mint leaves no session behind.
-        session = await sync_to_async(tutor_session_create)(
-            learner=learner,
-            model=session_config["model"],
-            voice=session_config["audio"]["output"]["voice"],
-            instructions=plan.instructions,
-            focus_words=plan.focus_words,
-        )
+    session = minted_for
     return JsonResponse(
         {
             "client_secret": secret.value,

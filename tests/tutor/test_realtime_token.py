@@ -1,4 +1,5 @@
 import asyncio
+import datetime as dt
 import json
 import logging
 import time
@@ -8,8 +9,9 @@ import pytest
 import respx
 from asgiref.sync import iscoroutinefunction
 from django.test import Client
+from django.utils import timezone
 
-from tutor.models import TutorSession
+from tutor.models import ConversationItem, MintEvent, TutorSession
 from tutor.views import realtime_token
 
 pytestmark = pytest.mark.django_db
@@ -234,7 +236,8 @@ def alice_cookies(transactional_db, alice):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_slow_upstream_calls_do_not_hold_up_other_requests(alice_cookies, upstream):
+async def test_slow_upstream_calls_do_not_hold_up_other_requests(alice_cookies, upstream, settings):
+    settings.TUTOR_MAX_LIVE_SESSIONS = 4
     async def slow(request):
         await asyncio.sleep(0.5)
         return httpx.Response(200, json=GOOD)
@@ -253,3 +256,102 @@ async def test_slow_upstream_calls_do_not_hold_up_other_requests(alice_cookies, 
     assert [response.status_code for response in responses] == [200] * 4
     assert len({response.json()["session_id"] for response in responses}) == 4
     assert elapsed < 1.5
+
+
+# --- limits -------------------------------------------------------------------------------
+
+
+def live_session(learner, **fields):
+    now = timezone.now()
+    return TutorSession.objects.create(
+        learner=learner, status="live", model="gpt-realtime-mini", voice="cedar",
+        instructions="Be kind.\nFocus words: gato", focus_words=["gato"],
+        connected_at=now - dt.timedelta(minutes=2), hangup_at=now + dt.timedelta(minutes=18), **fields,
+    )
+
+
+def test_the_sixth_mint_in_a_minute_is_refused_with_429(alice_client, alice, upstream, settings):
+    settings.TUTOR_MAX_LIVE_SESSIONS = 10
+    assert [post(alice_client).status_code for _ in range(5)] == [200] * 5
+
+    response = post(alice_client)
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert upstream.call_count == 5
+    assert TutorSession.objects.count() == 5
+
+
+def test_resumes_count_toward_the_mint_rate(alice_client, alice, upstream):
+    session = live_session(alice)
+    assert [post(alice_client, {"session_id": session.pk}).status_code for _ in range(6)] == [200] * 5 + [429]
+    assert MintEvent.objects.filter(session=session).count() == 5
+
+
+def test_a_second_live_session_is_refused_with_403(alice_client, alice, upstream):
+    live_session(alice)
+    response = post(alice_client)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "session_live"
+    assert "already have a session open" in response.json()["error"]["message"]
+    assert not upstream.called
+    assert TutorSession.objects.count() == 1
+
+
+def test_a_used_up_day_is_refused_with_403_and_a_message_the_page_shows(alice_client, alice, upstream):
+    now = timezone.now()
+    TutorSession.objects.create(
+        learner=alice, status="ended", model="m", voice="v", instructions="",
+        connected_at=now - dt.timedelta(minutes=21), ended_at=now - dt.timedelta(seconds=30),
+    )
+    response = post(alice_client)
+    assert response.status_code == 403
+    assert response.json() == {
+        "error": {"message": "You have used today's 20 minutes.", "code": "minutes_used"}
+    }
+    assert not upstream.called
+
+
+def test_a_session_ended_at_its_time_limit_cannot_be_resumed(alice_client, alice, upstream):
+    now = timezone.now()
+    session = TutorSession.objects.create(
+        learner=alice, status="ended", end_reason="time_limit", model="m", voice="v", instructions="",
+        connected_at=now - dt.timedelta(minutes=20), hangup_at=now, ended_at=now,
+    )
+    response = post(alice_client, {"session_id": session.pk})
+    assert response.status_code == 403
+    assert response.json()["error"] == {"message": "You have used today's 20 minutes.", "code": "time_limit"}
+    assert not upstream.called
+
+
+def test_a_failed_mint_still_counts_but_leaves_no_session(alice_client, alice, alice_words, upstream):
+    upstream.mock(return_value=httpx.Response(503, text="down"))
+    assert post(alice_client).status_code == 503
+    assert not TutorSession.objects.exists()
+    assert MintEvent.objects.filter(learner=alice, session=None).count() == 1
+
+
+def test_the_mint_records_where_the_key_came_from(alice_client, alice, upstream):
+    post(alice_client)
+    assert TutorSession.objects.get(learner=alice).upstream_base_url == "http://testserver/standin/v1"
+
+
+# --- resume -------------------------------------------------------------------------------
+
+
+def test_a_resume_gives_the_tutor_a_recap_of_the_saved_turns(alice_client, alice, upstream):
+    session = live_session(alice)
+    for order, (role, text) in enumerate(
+        [("assistant", "¡Hola! ¿Cómo se dice cat?"), ("user", "el gato"), ("assistant", "¡Muy bien! Y dog?")]
+    ):
+        ConversationItem.objects.create(session=session, item_id=f"item_{order}", role=role, text=text, order=order)
+
+    assert post(alice_client, {"session_id": session.pk}).status_code == 200
+
+    instructions = sent_body(upstream)["session"]["instructions"]
+    assert instructions.startswith("Be kind.\nFocus words: gato\n")
+    assert "carry on the conversation from where it stopped" in instructions
+    assert instructions.endswith(
+        "- Tutor: ¡Hola! ¿Cómo se dice cat?\n- Learner: el gato\n- Tutor: ¡Muy bien! Y dog?"
+    )
+    session.refresh_from_db()
+    assert session.instructions == "Be kind.\nFocus words: gato"  # the recap is per call, not stored
