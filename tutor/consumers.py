@@ -16,7 +16,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from tutor import clock, hangups
 from tutor.conversations import (
+    CLOSED_STATUSES,
     MAX_MESSAGE_BYTES,
     CallMessage,
     EndMessage,
@@ -24,14 +26,15 @@ from tutor.conversations import (
     MessageInvalid,
     SessionClosed,
     ToolMessage,
+    UsageMessage,
     conversation_item_save,
     db_retrying,
     message_parse,
-    session_connect,
     session_end,
     tutor_session_get,
 )
 from tutor.tools import tool_call_run
+from tutor.usage import UsageRefused, session_usage_add
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +72,14 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             # Someone else's session looks exactly like a missing one.
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        # The server's hang-up reaches the page through this group, from any process.
+        self.group = hangups.session_group(self.session.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
         if text_data is None:
@@ -96,7 +106,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         try:
             message = message_parse(content)
         except MessageInvalid as problem:
-            await self._error(problem.code, problem.message, item_id=problem.item_id)
+            await self._error(
+                problem.code, problem.message, item_id=problem.item_id, response_id=problem.response_id
+            )
             return
         try:
             if isinstance(message, ItemMessage):
@@ -107,6 +119,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 await self._tool_run(message)
             elif isinstance(message, EndMessage):
                 await self._session_end(message)
+            elif isinstance(message, UsageMessage):
+                await self._usage_add(message)
         except Exception:
             logger.exception("Conversation socket of session %s failed", self.session.pk)
             item_id = message.item_id if isinstance(message, ItemMessage) else None
@@ -126,12 +140,24 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "ack", "item_id": message.item_id})
 
     async def _call_connect(self, message: CallMessage) -> None:
+        now = clock.now()
         try:
-            await database_sync_to_async(session_connect)(session=self.session, call_id=message.call_id)
+            session = await database_sync_to_async(hangups.session_call_start)(
+                session=self.session, call_id=message.call_id, now=now
+            )
         except SessionClosed:
             await self._error("session_ended", "This session has ended; start a new one.")
             return
-        await self.send_json({"type": "call_ack", "call_id": message.call_id})
+        # The hang-up runs in this server process whatever the page does from now on.
+        hangups.hangup_schedule(session.pk)
+        await self.send_json(
+            {
+                "type": "call_ack",
+                "call_id": message.call_id,
+                "hangup_at": int(session.hangup_at.timestamp()),
+                "seconds_left": max(0, round((session.hangup_at - now).total_seconds())),
+            }
+        )
 
     async def _tool_run(self, message: ToolMessage) -> None:
         output = await database_sync_to_async(tool_call_run)(
@@ -144,6 +170,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "tool_result", "call_id": message.call_id, "output": output})
 
     async def _session_end(self, message: EndMessage) -> None:
+        await self.session.arefresh_from_db(fields=["status"])
+        was_open = self.session.status not in CLOSED_STATUSES
         session = await database_sync_to_async(session_end)(session=self.session, reason=message.reason)
         duration = session.duration
         await self.send_json(
@@ -153,9 +181,32 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 "duration_seconds": duration.total_seconds() if duration is not None else None,
             }
         )
+        if was_open:
+            hangups.hangup_cancel(session.pk)
+            await hangups.call_hang_up(session)
 
-    async def _error(self, code: str, message: str, *, item_id: str | None = None) -> None:
+    async def _usage_add(self, message: UsageMessage) -> None:
+        try:
+            await database_sync_to_async(session_usage_add)(
+                session=self.session, response_id=message.response_id, usage=message.usage
+            )
+        except UsageRefused:
+            await self._error(
+                "too_many", "This session takes no more usage records.", response_id=message.response_id
+            )
+            return
+        await self.send_json({"type": "usage_ack", "response_id": message.response_id})
+
+    async def session_time_up(self, event: dict) -> None:
+        """From the channel layer: the server ended this session at its time limit."""
+        await self.send_json({"type": "time_up", "reason": "time_limit", "message": event["message"]})
+
+    async def _error(
+        self, code: str, message: str, *, item_id: str | None = None, response_id: str | None = None
+    ) -> None:
         reply = {"type": "error", "code": code, "message": message}
         if item_id is not None:
             reply["item_id"] = item_id
+        if response_id is not None:
+            reply["response_id"] = response_id
         await self.send_json(reply)

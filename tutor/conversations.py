@@ -49,11 +49,14 @@ CLOSED_STATUSES = {TutorSession.Status.ENDED, TutorSession.Status.FAILED}
 class MessageInvalid(Exception):
     """A message from the page that must not be acted on; ``code`` tells the page why."""
 
-    def __init__(self, code: str, message: str, item_id: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, item_id: str | None = None, *, response_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.item_id = item_id
+        self.response_id = response_id
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,15 @@ class EndMessage:
     reason: str
 
 
-Message = ItemMessage | CallMessage | ToolMessage | EndMessage
+@dataclass(frozen=True)
+class UsageMessage:
+    """A ``response.done``'s token usage, normalised by ``tutor.usage.usage_normalize``."""
+
+    response_id: str
+    usage: dict[str, int]
+
+
+Message = ItemMessage | CallMessage | ToolMessage | EndMessage | UsageMessage
 
 
 def _storable(text: str) -> bool:
@@ -185,7 +196,27 @@ def _end(content: dict) -> EndMessage:
     return EndMessage(reason=_string(content, "reason", pattern=REASON, max_chars=MAX_REASON_CHARS))
 
 
-PARSERS = {"item": _item, "call": _call, "tool": _tool, "end": _end}
+def _usage(content: dict) -> UsageMessage:
+    from tutor.usage import MAX_USAGE_BYTES, usage_normalize
+
+    response_id = _string(content, "response_id", pattern=ITEM_ID, max_chars=128)
+    usage = content.get("usage")
+    try:
+        size = len(json.dumps(usage, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+    except (ValueError, TypeError):
+        size = MAX_USAGE_BYTES + 1
+    if size > MAX_USAGE_BYTES:
+        raise MessageInvalid(
+            "invalid", f"usage must be JSON of at most {MAX_USAGE_BYTES} bytes", response_id=response_id
+        )
+    try:
+        normalised = usage_normalize(usage)
+    except ValueError as error:
+        raise MessageInvalid("invalid", f"usage {error}", response_id=response_id) from None
+    return UsageMessage(response_id=response_id, usage=normalised)
+
+
+PARSERS = {"item": _item, "call": _call, "tool": _tool, "end": _end, "usage": _usage}
 
 
 def message_parse(content: Any) -> Message:

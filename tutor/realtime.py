@@ -62,6 +62,24 @@ def upstream_for(request) -> Upstream:
     return Upstream(base_url=settings.REALTIME_BASE_URL.rstrip("/"), api_key=api_key)
 
 
+def upstream_stored(base_url: str) -> Upstream:
+    """The upstream a session's key was minted at (``TutorSession.upstream_base_url``), with
+    the server key for it: for work done without a request, such as hanging up a call.
+
+    The key only ever goes to the configured Realtime API or to the stand-in's own path.
+    """
+    base_url = (base_url or "").rstrip("/")
+    configured = settings.REALTIME_BASE_URL.rstrip("/")
+    if configured and base_url in ("", configured):
+        api_key = settings.OPENAI_API_KEY or settings.STANDIN_API_KEY
+        if not api_key:
+            raise RealtimeError("The tutor is not configured.", 503, "not_configured")
+        return Upstream(base_url=configured, api_key=api_key)
+    if settings.REALTIME_STANDIN and base_url.endswith(STANDIN_PATH) and settings.STANDIN_API_KEY:
+        return Upstream(base_url=base_url, api_key=settings.STANDIN_API_KEY)
+    raise RealtimeError("The session's Realtime API is not known here.", 503, "unknown_upstream")
+
+
 def _client(*, api_key: str, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         headers={"Authorization": f"Bearer {api_key}"},

@@ -1,5 +1,6 @@
 """The conversation socket, driven through the real ASGI application with a session cookie."""
 
+import datetime as dt
 import json
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,16 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+async def no_hangups_left():
+    """Reporting a call schedules the server's hang-up; stop those a test leaves behind."""
+    from tutor import hangups
+
+    yield
+    for session_id in hangups.hangups_scheduled():
+        hangups.hangup_cancel(session_id)
 
 
 @pytest.fixture
@@ -208,12 +219,20 @@ async def test_an_item_with_a_bad_id_is_refused_without_echoing_it(alice_session
 
 async def test_it_records_the_call(alice_session, alice_cookie):
     async with open_socket(alice_session.pk, alice_cookie) as communicator:
-        assert await ask(communicator, {"type": "call", "call_id": "rtc_abc"}) == {"type": "call_ack", "call_id": "rtc_abc"}
+        ack = await ask(communicator, {"type": "call", "call_id": "rtc_abc"})
         assert (await ask(communicator, {"type": "call", "call_id": "bad id!"}))["code"] == "invalid"
 
     await alice_session.arefresh_from_db()
     assert (alice_session.status, alice_session.call_id) == ("live", "rtc_abc")
     assert alice_session.connected_at is not None
+    # Alice's 20 minutes a day come before the 30-minute session cap.
+    assert alice_session.hangup_at == alice_session.connected_at + dt.timedelta(minutes=20)
+    assert ack == {
+        "type": "call_ack",
+        "call_id": "rtc_abc",
+        "hangup_at": int(alice_session.hangup_at.timestamp()),
+        "seconds_left": 1200,
+    }
 
 
 async def test_a_tool_call_updates_the_learners_progress(alice_session, alice_cookie, alice):

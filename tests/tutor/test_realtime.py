@@ -211,3 +211,38 @@ async def test_a_failed_hangup_is_one_error():
     with pytest.raises(RealtimeError) as caught:
         await call_hangup(call_id="rtc_1", base_url=BASE, api_key=KEY, transport=answering(500, {}))
     assert caught.value.status == 503
+
+
+# --- upstream_stored: the key for work without a request ------------------------------------
+
+
+def test_a_stored_standin_url_gets_the_standin_key(settings):
+    from tutor.realtime import upstream_stored
+
+    settings.REALTIME_BASE_URL = ""
+    settings.REALTIME_STANDIN = True
+    settings.STANDIN_API_KEY = "sk-standin-x"
+    upstream = upstream_stored("http://127.0.0.1:8000/standin/v1/")
+    assert (upstream.base_url, upstream.api_key) == ("http://127.0.0.1:8000/standin/v1", "sk-standin-x")
+
+
+def test_the_configured_api_gets_the_openai_key(settings):
+    from tutor.realtime import upstream_stored
+
+    settings.REALTIME_BASE_URL = "https://api.example.test/v1"
+    settings.OPENAI_API_KEY = "sk-openai-x"
+    for stored in ("https://api.example.test/v1", ""):
+        upstream = upstream_stored(stored)
+        assert (upstream.base_url, upstream.api_key) == ("https://api.example.test/v1", "sk-openai-x")
+
+
+@pytest.mark.parametrize("stored", ["https://evil.example/v1", "https://evil.example/standin/v1"])
+def test_an_unknown_url_never_gets_a_key(settings, stored):
+    from tutor.realtime import RealtimeError, upstream_stored
+
+    settings.REALTIME_BASE_URL = "https://api.example.test/v1"
+    settings.OPENAI_API_KEY = "sk-openai-x"
+    settings.REALTIME_STANDIN = False
+    with pytest.raises(RealtimeError) as caught:
+        upstream_stored(stored)
+    assert caught.value.code == "unknown_upstream"
