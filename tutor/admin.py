@@ -27,6 +27,7 @@ from tutor.models import (
     WordProgress,
 )
 from tutor.srs import MASTERED_INTERVAL_DAYS
+from tutor.usage import prices_from_settings, usage_by_learner_day, usage_totals
 from tutor.vocabulary_import import MAX_BYTES, MAX_ROWS, word_list_import
 
 MAX_SHOWN_ERRORS = 100
@@ -305,6 +306,22 @@ class HasFlaggedItemsFilter(admin.SimpleListFilter):
         return queryset
 
 
+class UsageRangeForm(forms.Form):
+    DEFAULT_DAYS = 14
+
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            raise forms.ValidationError("The start date must not be after the end date.")
+        if start and end and (end - start).days > 366:
+            raise forms.ValidationError("Choose at most a year.")
+        return cleaned
+
+
 @admin.register(TutorSession)
 class TutorSessionAdmin(admin.ModelAdmin):
     list_display = [
@@ -328,11 +345,48 @@ class TutorSessionAdmin(admin.ModelAdmin):
         "ended_at",
         "minutes",
         "call_id",
+        "hangup_at",
         "usage",
         "instructions",
         "focus_words",
     ]
     inlines = [ConversationItemInline]
+    change_list_template = "admin/tutor/tutorsession/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "usage/",
+                self.admin_site.admin_view(self.usage_view),
+                name="tutor_tutorsession_usage",
+            ),
+            *super().get_urls(),
+        ]
+
+    def usage_view(self, request):
+        """Minutes, tokens and estimated cost per learner per day (staff who may view sessions)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        form = UsageRangeForm(request.GET or None)
+        start, end = today - dt.timedelta(days=UsageRangeForm.DEFAULT_DAYS - 1), today
+        if form.is_valid():
+            start = form.cleaned_data["start"] or start
+            end = form.cleaned_data["end"] or end
+        start = max(start, end - dt.timedelta(days=366))
+        rows = usage_by_learner_day(start=start, end=end, now=timezone.now()) if start <= end else []
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Voice usage and estimated cost",
+            "form": form,
+            "start": start,
+            "end": end,
+            "rows": rows,
+            "totals": usage_totals(rows),
+            "prices": prices_from_settings(),
+        }
+        return TemplateResponse(request, "admin/tutor/tutorsession/usage.html", context)
 
     def get_queryset(self, request):
         return (
