@@ -90,6 +90,11 @@ export class ConversationSocket extends EventTarget {
     this._enqueue("call", { type: "call", call_id: callId });
   }
 
+  // A response's token usage (from `response.done`), counted once per response id.
+  saveUsage(responseId, usage) {
+    this._enqueue(`usage:${responseId}`, { type: "usage", response_id: responseId, usage });
+  }
+
   end(reason) {
     this._enqueue("end", { type: "end", reason });
     return new Promise((resolve) => {
@@ -160,7 +165,7 @@ export class ConversationSocket extends EventTarget {
   _flush() {
     // Items first, in conversation order; the end marker last.
     const messages = [...this.outbox.entries.values()];
-    const rank = (m) => (m.type === "call" ? 0 : m.type === "item" ? 1 : 2);
+    const rank = (m) => (m.type === "call" ? 0 : m.type === "end" ? 2 : 1);
     messages.sort((a, b) => rank(a) - rank(b) || ((a.item && a.item.order) || 0) - ((b.item && b.item.order) || 0));
     for (const message of messages) this._send(message);
     for (const { message } of this.pendingTools.values()) this._send(message);
@@ -181,7 +186,15 @@ export class ConversationSocket extends EventTarget {
         break;
       case "call_ack":
         this.outbox.remove("call");
+        this._emit("call", message);
         this._emit("outbox", { size: this.outbox.size });
+        break;
+      case "usage_ack":
+        this.outbox.remove(`usage:${message.response_id}`);
+        this._emit("outbox", { size: this.outbox.size });
+        break;
+      case "time_up":
+        this._emit("timeup", message);
         break;
       case "ended":
         this.lastEnded = message;
@@ -201,6 +214,10 @@ export class ConversationSocket extends EventTarget {
         if (message.item_id && (message.code === "invalid" || message.code === "too_large")) {
           // The server will never accept this one: stop resending it.
           this.outbox.remove(`item:${message.item_id}`);
+          this._emit("outbox", { size: this.outbox.size });
+        }
+        if (message.response_id && ["invalid", "too_large", "too_many"].includes(message.code)) {
+          this.outbox.remove(`usage:${message.response_id}`);
           this._emit("outbox", { size: this.outbox.size });
         }
         this._emit("servererror", message);

@@ -6,6 +6,10 @@ import { ConversationSocket, Outbox } from "./conversation-socket.js";
 
 const RESUME_GRACE_MS = 3000;
 const MAX_RESUMES = 3;
+const RESUME_RETRY_MS = 1000;
+const RESUME_AFTER_CLOSE_MS = 1000;
+// Refusals of a resume that mean the session is over: stop, don't retry.
+const FINAL_CODES = new Set(["time_limit", "minutes_used", "session_ended", "not_found"]);
 
 class Transcript {
   constructor(list) {
@@ -78,6 +82,9 @@ class TutorPage {
     this.pending = root.querySelector("[data-pending]");
     this.pendingCount = root.querySelector("[data-pending-count]");
     this.audio = root.querySelector("[data-remote-audio]");
+    this.timeLeft = root.querySelector("[data-time-left]");
+    this.countdown = null;
+    this.timeIsUp = false;
     this.transcript = new Transcript(root.querySelector("[data-transcript]"));
     this.client = null;
     this.socket = null;
@@ -100,7 +107,7 @@ class TutorPage {
       event.preventDefault();
       this.sendTyped();
     });
-    window.addEventListener("pagehide", () => this.client && this.client.close());
+    window.addEventListener("pagehide", () => this.onPageHide());
     this.setState("idle");
     this.flushLeftovers();
   }
@@ -108,6 +115,7 @@ class TutorPage {
   // ---- lifecycle ---------------------------------------------------------
 
   async start() {
+    this.timeIsUp = false;
     this.hideNotice();
     this.buttons.start.disabled = true;
     this.setState("connecting");
@@ -142,8 +150,9 @@ class TutorPage {
     client.send({ type: "session.update", session: { type: "realtime" } });
   }
 
-  async end(reason) {
+  async end(reason, { notice = "" } = {}) {
     clearTimeout(this.resumeTimer);
+    this.stopCountdown();
     this.setControls(false);
     if (this.client) this.client.close();
     this.client = null;
@@ -157,11 +166,19 @@ class TutorPage {
     const ended = await withTimeout(socket.end(reason).then(() => socket.drained()).then(() => socket.lastEnded), 8000);
     socket.stop();
     const seconds = ended && ended.duration_seconds;
-    this.showNotice(
-      seconds != null
-        ? `Session ended after ${formatDuration(seconds)}. Your conversation is saved.`
-        : "Session ended. Your conversation is saved.",
-    );
+    if (notice) {
+      this.showNotice(
+        seconds != null
+          ? `${notice} The session lasted ${formatDuration(seconds)}. Your conversation is saved.`
+          : `${notice} Your conversation is saved.`,
+      );
+    } else {
+      this.showNotice(
+        seconds != null
+          ? `Session ended after ${formatDuration(seconds)}. Your conversation is saved.`
+          : "Session ended. Your conversation is saved.",
+      );
+    }
     this.buttons.start.disabled = false;
     this.buttons.start.textContent = "Start a new session";
     this.transcript = new Transcript(this.transcript.list);
@@ -170,7 +187,24 @@ class TutorPage {
     this.resumes = 0;
   }
 
+  // The server ended the session at its time limit and hangs up the call: no resume.
+  timeUp(message) {
+    if (this.timeIsUp) return;
+    this.timeIsUp = true;
+    this.end("time_limit", { notice: message || "Time is up for this session." });
+  }
+
+  onPageHide() {
+    if (this.client) this.client.close();
+    // Tell the server the session is over (the outbox delivers it on the next visit if need be),
+    // so it stops counting minutes and hangs up the call.
+    if (this.socket && ["connecting", "live", "reconnecting"].includes(this.root.dataset.state)) {
+      this.socket.end("page_closed");
+    }
+  }
+
   fail(err) {
+    this.stopCountdown();
     if (this.socket && ["live", "reconnecting"].includes(this.root.dataset.state)) {
       this.socket.end("error");
     }
@@ -185,7 +219,7 @@ class TutorPage {
   }
 
   onConnectionState(client, state) {
-    if (client !== this.client) return;
+    if (client !== this.client || this.timeIsUp) return;
     if (state === "connected") {
       clearTimeout(this.resumeTimer);
       return;
@@ -194,14 +228,16 @@ class TutorPage {
       clearTimeout(this.resumeTimer);
       this.resumeTimer = setTimeout(() => this.resume(), RESUME_GRACE_MS);
     } else if (state === "failed" || state === "closed") {
+      // A moment's wait: when the server hung up at the time limit, its word is on the way.
       clearTimeout(this.resumeTimer);
-      this.resume();
+      this.resumeTimer = setTimeout(() => this.resume(), RESUME_AFTER_CLOSE_MS);
     }
   }
 
-  // The call dropped: get a fresh key for the same tutor session and reconnect.
+  // The call dropped (or its key expired): get a fresh key for the same tutor session and
+  // reconnect; the server gives the tutor a recap of the saved turns. The transcript goes on.
   async resume() {
-    if (!this.client || this.root.dataset.state === "ended") return;
+    if (!this.client || this.timeIsUp || this.root.dataset.state === "ended") return;
     if (this.resumes >= MAX_RESUMES) {
       this.fail(new RealtimeError("The voice connection was lost and could not be restored."));
       return;
@@ -211,10 +247,20 @@ class TutorPage {
     this.setState("reconnecting");
     this.setControls(false);
     try {
-      this.session = await this.mint({ session_id: this.session.session_id });
+      const session = await this.mint({ session_id: this.session.session_id });
+      if (this.timeIsUp || this.root.dataset.state !== "reconnecting") return;
+      this.session = session;
       await this.connect();
     } catch (err) {
-      this.fail(err);
+      if (this.timeIsUp || this.root.dataset.state !== "reconnecting") return;
+      if (err instanceof RealtimeError && FINAL_CODES.has(err.code)) {
+        this.timeUp(err.message);
+      } else if (err instanceof RealtimeError && err.status >= 400 && err.status < 500 && err.status !== 401) {
+        this.fail(err);
+      } else {
+        // A network blip or an expired key: try again with a fresh key.
+        this.resumeTimer = setTimeout(() => this.resume(), RESUME_RETRY_MS);
+      }
     }
   }
 
@@ -238,7 +284,8 @@ class TutorPage {
     } catch (_) { /* not JSON */ }
     if (!response.ok || !payload || !payload.client_secret) {
       const message = payload && payload.error && payload.error.message;
-      throw new RealtimeError(message || `Could not start a session (HTTP ${response.status}).`, { status: response.status });
+      const code = (payload && payload.error && payload.error.code) || "";
+      throw new RealtimeError(message || `Could not start a session (HTTP ${response.status}).`, { status: response.status, code });
     }
     return payload;
   }
@@ -336,6 +383,7 @@ class TutorPage {
         this.responseActive = true;
         break;
       case "response.done": {
+        this.relayUsage(event.response);
         this.responseActive = false;
         if (this.responseWanted) {
           this.responseWanted = false;
@@ -440,6 +488,35 @@ class TutorPage {
     this.client.send({ type: "response.create" });
   }
 
+  // What each response cost, for the server's usage ledger (once per response id).
+  relayUsage(response) {
+    if (!this.socket || !response || typeof response.id !== "string" || !response.usage) return;
+    const { input_tokens, output_tokens, total_tokens, input_token_details, output_token_details } = response.usage;
+    this.socket.saveUsage(response.id, { input_tokens, output_tokens, total_tokens, input_token_details, output_token_details });
+  }
+
+  // ---- time limit ------------------------------------------------------------
+
+  startCountdown(secondsLeft) {
+    this.stopCountdown();
+    if (!this.timeLeft || typeof secondsLeft !== "number") return;
+    const deadline = Date.now() + secondsLeft * 1000;
+    const render = () => {
+      const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+      this.timeLeft.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} left`;
+      this.timeLeft.classList.toggle("low", left <= 60);
+    };
+    render();
+    this.timeLeft.hidden = false;
+    this.countdown = setInterval(render, 1000);
+  }
+
+  stopCountdown() {
+    clearInterval(this.countdown);
+    this.countdown = null;
+    if (this.timeLeft) this.timeLeft.hidden = true;
+  }
+
   toggleMute() {
     this.muted = !this.muted;
     if (this.client) this.client.setMuted(this.muted);
@@ -450,6 +527,8 @@ class TutorPage {
   // ---- socket --------------------------------------------------------------
 
   wireSocket(socket) {
+    socket.addEventListener("call", (event) => this.startCountdown(event.detail.seconds_left));
+    socket.addEventListener("timeup", (event) => this.timeUp(event.detail.message));
     socket.addEventListener("saved", (event) => {
       const entry = this.transcript.entries.get(event.detail.itemId);
       if (entry && !entry.li.dataset.saved) {
