@@ -1,0 +1,134 @@
+import datetime as dt
+
+import pytest
+
+from tutor.models import TutorSession, Word, WordList, WordProgress
+from tutor.practice import word_practice_record
+from tutor.recap import said_in, session_recap
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def session(alice, alice_words):
+    Word.objects.create(word_list=alice_words, term="pájaro", meaning="bird", position=4)
+    return TutorSession.objects.create(
+        learner=alice,
+        model="gpt-realtime",
+        voice="marin",
+        instructions="",
+        status=TutorSession.Status.ENDED,
+        focus_words=["gato", "perro", "casa", "pájaro"],
+        connected_at=NOW - dt.timedelta(minutes=7, seconds=30),
+        ended_at=NOW,
+    )
+
+
+def say(session, text, *, role="user", order=0):
+    return session.items.create(item_id=f"item_{order}", role=role, text=text, order=order)
+
+
+def terms(words):
+    return [word.term for word in words]
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "found"),
+    [
+        ("gato", "Tengo un gato negro.", True),
+        ("gato", "¡GATO!", True),
+        ("pájaro", "veo un pajaro", True),
+        ("gato", "los gatos", False),
+        ("casa", "casamiento", False),
+        ("buenos días", "Hola, buenos   días a todos", True),
+        ("¿qué tal?", "y que tal tu", True),
+        ("猫", "猫が好きです", True),
+        ("", "anything", False),
+    ],
+)
+def test_words_are_matched_whole_ignoring_case_and_accents(term, text, found):
+    assert said_in(term, text) is found
+
+
+def test_it_counts_words_from_tool_calls_and_from_what_the_learner_said(alice, session):
+    word_practice_record(
+        learner=alice, word=Word.objects.get(term="perro"), outcome="correct", source="voice", session=session, now=NOW
+    )
+    say(session, "Mi gato duerme", order=0)
+    say(session, "Your casa is nice", role="assistant", order=1)  # the tutor saying it doesn't count
+
+    recap = session_recap(session=session, now=NOW)
+
+    assert terms(recap.practised) == ["gato", "perro"]
+    gato, perro = recap.practised
+    assert (gato.heard, gato.outcome, gato.meaning) == (True, "", "cat")
+    assert (perro.heard, perro.outcome) == (False, "correct")
+    assert terms(recap.missed) == ["casa", "pájaro"]
+    assert recap.minutes == 7.5 and not recap.in_progress
+
+
+def test_a_word_recorded_incorrect_is_missed_even_if_said(alice, session):
+    gato = Word.objects.get(term="gato")
+    word_practice_record(learner=alice, word=gato, outcome="correct", source="voice", session=session, now=NOW)
+    word_practice_record(learner=alice, word=gato, outcome="incorrect", source="voice", session=session, now=NOW)
+    say(session, "gato")
+    recap = session_recap(session=session, now=NOW)
+    assert "gato" in terms(recap.practised) and recap.practised[0].outcome == "incorrect"
+    assert terms(recap.missed)[0] == "gato"
+
+
+def test_reviews_from_flashcards_or_other_sessions_do_not_count(alice, session):
+    other = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="")
+    perro = Word.objects.get(term="perro")
+    word_practice_record(learner=alice, word=perro, outcome="correct", source="voice", session=other, now=NOW)
+    word_practice_record(learner=alice, word=perro, outcome="correct", source="flashcard", now=NOW)
+    assert "perro" not in terms(session_recap(session=session, now=NOW).practised)
+
+
+def test_it_suggests_the_missed_words_then_the_due_ones(alice, session, alice_words):
+    agua = Word.objects.get(term="agua")
+    WordProgress.objects.create(
+        learner=alice, word=agua, last_reviewed_at=NOW - dt.timedelta(days=2), due_at=NOW - dt.timedelta(hours=1)
+    )
+    say(session, "gato y perro")
+    recap = session_recap(session=session, now=NOW)
+    assert terms(recap.suggested) == ["casa", "pájaro", "agua"]
+    assert recap.suggested[-1].meaning == "water"
+
+
+def test_suggestions_are_bounded(alice, session, alice_words):
+    for i in range(12):
+        word = Word.objects.create(word_list=alice_words, term=f"palabra{i}", meaning=f"word {i}", position=10 + i)
+        WordProgress.objects.create(learner=alice, word=word, last_reviewed_at=NOW, due_at=NOW - dt.timedelta(days=1))
+    assert len(session_recap(session=session, now=NOW).suggested) == 8
+
+
+def test_a_live_session_counts_its_minutes_so_far(alice, session):
+    session.status, session.ended_at = TutorSession.Status.LIVE, None
+    recap = session_recap(session=session, now=NOW)
+    assert recap.minutes == 7.5 and recap.in_progress
+
+
+def test_a_session_that_never_connected_has_no_minutes_and_no_focus_junk(alice):
+    session = TutorSession.objects.create(
+        learner=alice, model="m", voice="v", instructions="", focus_words=["", 3, None, " gato "]
+    )
+    recap = session_recap(session=session, now=NOW)
+    assert recap.minutes is None
+    assert recap.focus_words == ["gato"] and terms(recap.missed) == ["gato"]
+
+
+def test_focus_words_no_longer_in_the_lists_still_show(alice, session, alice_words):
+    WordList.objects.filter(pk=alice_words.pk).delete()
+    recap = session_recap(session=session, now=NOW)
+    assert terms(recap.missed) == ["gato", "perro", "casa", "pájaro"]
+    assert all(word.meaning == "" for word in recap.missed)
+
+
+def test_it_takes_a_fixed_number_of_queries(alice, session, django_assert_max_num_queries):
+    for i in range(10):
+        say(session, f"gato {i}", order=i)
+    session = TutorSession.objects.select_related("learner").get(pk=session.pk)
+    with django_assert_max_num_queries(4):
+        session_recap(session=session, now=NOW)

@@ -1,0 +1,152 @@
+"""The recap of a voice session: what was practised, what was missed, what to do next.
+
+Words practised come from two places: the tutor's ``record_word_practice`` calls (the
+session's ``Review`` rows with source ``voice``) and the learner's own saved turns, where
+each of the session's focus words is looked for as a whole word, ignoring case and
+accents (``text_fold``, the written test's rule). Words missed are the focus words
+practised neither way, and words whose last recording in the session was incorrect.
+Suggested for next time: the missed words, then the learner's words due now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from tutor.models import ConversationItem, Review, TutorSession, Word, WordProgress
+from tutor.written_test import text_fold, text_normalise
+
+SUGGESTED_LIMIT = 8
+
+
+@dataclass(frozen=True)
+class RecapWord:
+    term: str
+    meaning: str = ""
+    outcome: str = ""  # the last outcome the tutor recorded in the session, if any
+    heard: bool = False  # the learner said it in a saved turn
+
+
+@dataclass(frozen=True)
+class Recap:
+    practised: list[RecapWord]
+    missed: list[RecapWord]
+    suggested: list[RecapWord]
+    focus_words: list[str]
+    minutes: float | None
+    in_progress: bool
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.practised or self.missed or self.focus_words)
+
+
+def _unspaced(term: str) -> bool:
+    """Scripts written without spaces, where a word can't be told apart by its boundaries."""
+    return any(
+        unicodedata.name(char, "").startswith(("CJK", "HIRAGANA", "KATAKANA", "THAI")) for char in term
+    )
+
+
+def said_in(term: str, text: str) -> bool:
+    """Whether ``term`` is in ``text`` as a whole word (or phrase), ignoring case and accents."""
+    folded_term = text_fold(term)
+    if not folded_term:
+        return False
+    folded_text = text_normalise(text)
+    if _unspaced(folded_term):
+        return folded_term in folded_text
+    return re.search(rf"(?<!\w){re.escape(folded_term)}(?!\w)", folded_text) is not None
+
+
+def _focus_terms(session: TutorSession) -> list[str]:
+    terms: list[str] = []
+    seen: set[str] = set()
+    for term in session.focus_words if isinstance(session.focus_words, list) else []:
+        if isinstance(term, str) and text_fold(term) and text_fold(term) not in seen:
+            seen.add(text_fold(term))
+            terms.append(term.strip())
+    return terms
+
+
+def _minutes(session: TutorSession, now: dt.datetime) -> tuple[float | None, bool]:
+    if session.duration_minutes is not None:
+        return session.duration_minutes, False
+    if session.connected_at and session.status == TutorSession.Status.LIVE:
+        return round(max(0.0, (now - session.connected_at).total_seconds()) / 60, 1), True
+    return None, False
+
+
+def session_recap(*, session: TutorSession, now: dt.datetime) -> Recap:
+    """The recap of one session of ``session.learner`` (four queries)."""
+    learner = session.learner
+    focus = _focus_terms(session)
+    words: dict[str, Word] = {}
+    assigned = Word.objects.filter(word_list__assignments__learner=learner)
+    for word in assigned.order_by("word_list__name", "position", "pk"):
+        words.setdefault(text_fold(word.term), word)
+
+    # The tutor's recordings, oldest first, so the last outcome wins.
+    recorded: dict[str, tuple[Word, str]] = {}
+    reviews = (
+        Review.objects.filter(session=session, learner=learner, source=Review.Source.VOICE)
+        .select_related("word")
+        .order_by("reviewed_at", "pk")
+    )
+    for review in reviews:
+        recorded[text_fold(review.word.term)] = (review.word, review.outcome)
+
+    said = " \n ".join(
+        ConversationItem.objects.filter(
+            session=session, role=ConversationItem.Role.USER, kind=ConversationItem.Kind.MESSAGE
+        ).values_list("text", flat=True)
+    )
+    heard = {text_fold(term) for term in focus if said_in(term, said)}
+
+    def recap_word(key: str, term: str) -> RecapWord:
+        word = recorded[key][0] if key in recorded else words.get(key)
+        return RecapWord(
+            term=word.term if word else term,
+            meaning=word.meaning if word else "",
+            outcome=recorded[key][1] if key in recorded else "",
+            heard=key in heard,
+        )
+
+    order = [text_fold(term) for term in focus] + [key for key in recorded if key not in heard]
+    order = list(dict.fromkeys(order))
+    terms = {text_fold(term): term for term in focus}
+    practised = [recap_word(key, terms.get(key, key)) for key in order if key in recorded or key in heard]
+    missed = [
+        recap_word(key, terms.get(key, key))
+        for key in order
+        if (key not in recorded and key not in heard)
+        or (key in recorded and recorded[key][1] == WordProgress.Result.INCORRECT)
+    ]
+
+    suggested = list(missed)
+    taken = {text_fold(item.term) for item in suggested}
+    due = (
+        WordProgress.objects.filter(
+            learner=learner,
+            last_reviewed_at__isnull=False,
+            due_at__lte=now,
+            word__word_list__assignments__learner=learner,
+        )
+        .select_related("word")
+        .order_by("due_at", "word_id")[: SUGGESTED_LIMIT + len(suggested)]
+    )
+    for progress in due:
+        if text_fold(progress.word.term) not in taken:
+            taken.add(text_fold(progress.word.term))
+            suggested.append(RecapWord(term=progress.word.term, meaning=progress.word.meaning))
+    minutes, in_progress = _minutes(session, now)
+    return Recap(
+        practised=practised,
+        missed=missed,
+        suggested=suggested[:SUGGESTED_LIMIT],
+        focus_words=focus,
+        minutes=minutes,
+        in_progress=in_progress,
+    )

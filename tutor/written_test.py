@@ -1,0 +1,356 @@
+"""Written tests: a short test over due and weak words, graded on the server.
+
+A test has up to ``TEST_SIZE`` questions, each about one word of the learner's assigned
+lists, of two kinds:
+
+- ``typed``: the meaning is shown and the learner types the word;
+- ``choice``: the meaning is shown and the learner picks the word among four terms from
+  their lists (distractors come from the word's own list when it has enough words).
+
+Words are taken in this order: due, then weak (missed or hesitant, not mastered), then
+other words being learnt (most recently practised first), then new words, then mastered
+ones. Given the same data and seed, ``written_test_build`` gives the same questions.
+
+The question set is fixed when the test is built: the form carries it in a hidden field
+signed with ``django.core.signing`` (with the learner's id and a one-off nonce), so a
+learner can only be graded on the questions they were given, and only once per test.
+
+Typed answers are compared by ``text_fold``: surrounding spaces and punctuation are
+dropped, inner spaces collapsed, case ignored and accents on Latin letters ignored, so
+"  Pajaro! " is the same as "pájaro". Any word of the learner's lists with the same
+meaning is accepted too. A choice is right when the chosen term folds to the answer's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+import unicodedata
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import signing
+from django.db import transaction
+
+from tutor.models import Review, TestResult, Word, WordProgress
+from tutor.practice import word_practice_record
+from tutor.progress import WordState, learner_words
+
+TEST_SIZE = 8
+MIN_WORDS = 4
+CHOICES = 4
+TOKEN_SALT = "tutor.written-test"
+TOKEN_MAX_AGE_SECONDS = 3 * 60 * 60
+TOKEN_VERSION = 1
+GRADED_SESSION_KEY = "tutor.written_tests_graded"
+GRADED_REMEMBERED = 50
+
+TYPED = "typed"
+CHOICE = "choice"
+
+
+class WrittenTestInvalid(Exception):
+    """A submitted test that cannot be graded; the message is for the learner."""
+
+
+@dataclass(frozen=True)
+class Question:
+    number: int
+    word: Word
+    kind: str
+    options: tuple[Word, ...] = ()
+
+    @property
+    def field_name(self) -> str:
+        return f"answer_{self.number}"
+
+
+@dataclass(frozen=True)
+class WrittenTest:
+    nonce: str
+    questions: tuple[Question, ...]
+
+    def token(self, *, learner) -> str:
+        payload = {
+            "v": TOKEN_VERSION,
+            "l": learner.pk,
+            "n": self.nonce,
+            "q": [[q.word.pk, q.kind, [o.pk for o in q.options]] for q in self.questions],
+        }
+        return signing.dumps(payload, salt=TOKEN_SALT, compress=True)
+
+
+# --- comparing answers --------------------------------------------------------
+
+
+def _is_latin(char: str) -> bool:
+    return unicodedata.name(char, "").startswith("LATIN")
+
+
+def text_normalise(text: str) -> str:
+    """``text`` with case and accents on Latin letters ignored and spaces collapsed.
+
+    Marks on other scripts are kept: they change the word (Japanese が is not か).
+    """
+    kept: list[str] = []
+    for char in unicodedata.normalize("NFD", text):
+        if unicodedata.combining(char) and kept and _is_latin(kept[-1]):
+            continue
+        kept.append(char)
+    return " ".join(unicodedata.normalize("NFC", "".join(kept)).casefold().split())
+
+
+def text_fold(text: str) -> str:
+    """``text`` as compared: ``text_normalise`` and trimmed of punctuation at both ends
+    ("¡Él  Pájaro!" -> "el pajaro")."""
+    folded = text_normalise(text)
+    # Strip punctuation and symbols from both ends (¿ ¡ ! ? . , « » quotes...).
+    start, end = 0, len(folded)
+    while start < end and not folded[start].isalnum():
+        start += 1
+    while end > start and not folded[end - 1].isalnum():
+        end -= 1
+    return folded[start:end]
+
+
+# --- building a test ----------------------------------------------------------
+
+
+def _ranked_words(states: list[WordState], now: dt.datetime) -> list[Word]:
+    """The learner's words, best to test first (see the module docstring)."""
+    tiers: list[list[tuple[Any, Word]]] = [[], [], [], [], []]
+    for index, state in enumerate(states):
+        progress = state.progress
+        if progress is None or progress.is_new:
+            tiers[3].append(((index,), state.word))
+        elif progress.due_at <= now:
+            tiers[0].append(((progress.due_at, state.word.pk), state.word))
+        elif progress.is_mastered:
+            tiers[4].append(((progress.due_at, state.word.pk), state.word))
+        elif progress.last_result in (WordProgress.Result.INCORRECT, WordProgress.Result.HESITANT) or (
+            progress.incorrect_count > 0
+        ):
+            tiers[1].append(((progress.ease, -progress.incorrect_count, state.word.pk), state.word))
+        else:
+            tiers[2].append(((-progress.last_reviewed_at.timestamp(), state.word.pk), state.word))
+    return [word for tier in tiers for _, word in sorted(tier, key=lambda pair: pair[0])]
+
+
+def _distractors(word: Word, words: list[Word], rng: random.Random) -> list[Word]:
+    answer, meaning = text_fold(word.term), text_fold(word.meaning)
+
+    def usable(other: Word) -> bool:
+        return text_fold(other.term) != answer and text_fold(other.meaning) != meaning
+
+    candidates: list[Word] = []
+    seen_terms: set[str] = set()
+    same_list_first = sorted(words, key=lambda other: (other.word_list_id != word.word_list_id, other.pk))
+    for other in same_list_first:
+        if other.pk != word.pk and usable(other) and text_fold(other.term) not in seen_terms:
+            seen_terms.add(text_fold(other.term))
+            candidates.append(other)
+    same_list = [other for other in candidates if other.word_list_id == word.word_list_id]
+    pool = same_list if len(same_list) >= CHOICES - 1 else candidates
+    if len(pool) < CHOICES - 1:
+        return []
+    return rng.sample(pool, CHOICES - 1)
+
+
+def written_test_build(
+    *, learner, now: dt.datetime, seed: int, size: int = TEST_SIZE, nonce: str | None = None
+) -> WrittenTest | None:
+    """A new test for the learner, or None when their lists have fewer than ``MIN_WORDS`` words.
+
+    Deterministic for a given seed and data: which words, their order, the kind of each
+    question, the distractors and the order of the choices.
+    """
+    states = learner_words(learner=learner)
+    words: list[Word] = []
+    terms: set[str] = set()
+    for word in _ranked_words(states, now):
+        if text_fold(word.term) and text_fold(word.term) not in terms:
+            terms.add(text_fold(word.term))
+            words.append(word)
+    if len(words) < MIN_WORDS:
+        return None
+    chosen = words[:size]
+    rng = random.Random(seed)
+    rng.shuffle(chosen)
+    kinds = [TYPED, CHOICE] * ((len(chosen) + 1) // 2)
+    kinds = kinds[: len(chosen)]
+    rng.shuffle(kinds)
+    all_words = [state.word for state in states]
+    questions = []
+    for number, (word, kind) in enumerate(zip(chosen, kinds, strict=True), start=1):
+        options: tuple[Word, ...] = ()
+        if kind == CHOICE:
+            distractors = _distractors(word, all_words, rng)
+            if distractors:
+                shuffled = [word, *distractors]
+                rng.shuffle(shuffled)
+                options = tuple(shuffled)
+            else:
+                kind = TYPED
+        questions.append(Question(number=number, word=word, kind=kind, options=options))
+    return WrittenTest(nonce=nonce or secrets.token_hex(8), questions=tuple(questions))
+
+
+# --- loading a submitted test --------------------------------------------------
+
+
+def _payload_questions(payload: Any, learner) -> tuple[str, list[tuple[int, str, list[int]]]]:
+    if not isinstance(payload, dict) or payload.get("v") != TOKEN_VERSION:
+        raise WrittenTestInvalid("This test could not be read. Please take a new one.")
+    if payload.get("l") != learner.pk:
+        raise WrittenTestInvalid("This test was made for someone else. Please take a new one.")
+    nonce, questions = payload.get("n"), payload.get("q")
+    if not isinstance(nonce, str) or not isinstance(questions, list) or not questions:
+        raise WrittenTestInvalid("This test could not be read. Please take a new one.")
+    parsed = []
+    for question in questions:
+        if not (
+            isinstance(question, list)
+            and len(question) == 3
+            and isinstance(question[0], int)
+            and question[1] in (TYPED, CHOICE)
+            and isinstance(question[2], list)
+            and all(isinstance(option, int) for option in question[2])
+        ):
+            raise WrittenTestInvalid("This test could not be read. Please take a new one.")
+        parsed.append((question[0], question[1], question[2]))
+    return nonce, parsed
+
+
+def written_test_load(*, learner, token: str, max_age: int = TOKEN_MAX_AGE_SECONDS) -> WrittenTest:
+    """The test a form was given, checked: signed by us, for this learner, on their words."""
+    try:
+        payload = signing.loads(token, salt=TOKEN_SALT, max_age=max_age)
+    except signing.SignatureExpired:
+        raise WrittenTestInvalid("This test is more than three hours old. Please take a new one.") from None
+    except signing.BadSignature:
+        raise WrittenTestInvalid("This test could not be checked. Please take a new one.") from None
+    nonce, parsed = _payload_questions(payload, learner)
+    ids = {word_id for word_id, _, options in parsed for word_id in (word_id, *options)}
+    words = (
+        Word.objects.filter(word_list__assignments__learner=learner, pk__in=ids)
+        .select_related("word_list")
+        .in_bulk()
+    )
+    if set(words) != ids:
+        raise WrittenTestInvalid("Your word lists changed since this test was made. Please take a new one.")
+    questions = tuple(
+        Question(number=number, word=words[word_id], kind=kind, options=tuple(words[o] for o in options))
+        for number, (word_id, kind, options) in enumerate(parsed, start=1)
+    )
+    return WrittenTest(nonce=nonce, questions=questions)
+
+
+def written_test_claim(*, session: MutableMapping[str, Any], test: WrittenTest) -> bool:
+    """Mark the test as graded in the learner's session; False if it already was."""
+    graded = session.get(GRADED_SESSION_KEY)
+    graded = list(graded) if isinstance(graded, list) else []
+    if test.nonce in graded:
+        return False
+    session[GRADED_SESSION_KEY] = [*graded, test.nonce][-GRADED_REMEMBERED:]
+    return True
+
+
+# --- grading ------------------------------------------------------------------
+
+
+def _accepted_terms(question: Question, words: list[Word]) -> set[str]:
+    """The answer, plus any word of the learner's lists with the same meaning."""
+    meaning = text_fold(question.word.meaning)
+    accepted = {text_fold(question.word.term)}
+    accepted.update(text_fold(word.term) for word in words if text_fold(word.meaning) == meaning)
+    return accepted
+
+
+def answer_check(*, question: Question, given: str, words: list[Word]) -> tuple[bool, str]:
+    """Whether ``given`` answers ``question``, and the answer as the learner gave it."""
+    if question.kind == CHOICE:
+        chosen = next((option for option in question.options if str(option.pk) == given.strip()), None)
+        if chosen is None:
+            return False, ""
+        return text_fold(chosen.term) == text_fold(question.word.term), chosen.term
+    given = " ".join(given.split())
+    return bool(given) and text_fold(given) in _accepted_terms(question, words), given
+
+
+@transaction.atomic
+def written_test_grade(
+    *, learner, test: WrittenTest, answers: dict[int, str], now: dt.datetime
+) -> TestResult:
+    """Grade the answers (by question number), record each word's practice and store the result."""
+    words = list(Word.objects.filter(word_list__assignments__learner=learner))
+    details = []
+    score = 0
+    for question in test.questions:
+        correct, given = answer_check(question=question, given=answers.get(question.number, ""), words=words)
+        score += correct
+        word_practice_record(
+            learner=learner,
+            word=question.word,
+            outcome=WordProgress.Result.CORRECT if correct else WordProgress.Result.INCORRECT,
+            source=Review.Source.TEST,
+            now=now,
+        )
+        details.append(
+            {
+                "word_id": question.word.pk,
+                "term": question.word.term,
+                "prompt": question.word.meaning,
+                "kind": question.kind,
+                "expected": question.word.term,
+                "given": given,
+                "correct": correct,
+            }
+        )
+    lists = {question.word.word_list_id for question in test.questions}
+    return TestResult.objects.create(
+        learner=learner,
+        word_list=test.questions[0].word.word_list if len(lists) == 1 else None,
+        taken_at=now,
+        score=score,
+        max_score=len(test.questions),
+        details=details,
+        source=TestResult.Source.WRITTEN,
+    )
+
+
+# --- reading a result -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    term: str
+    prompt: str
+    expected: str
+    given: str
+    correct: bool
+
+
+def result_answers(*, result: TestResult) -> list[Answer]:
+    """A result's per-word details, read leniently: voice quizzes write them too."""
+    answers = []
+    for item in result.details if isinstance(result.details, list) else []:
+        if not isinstance(item, dict):
+            continue
+
+        def text(key: str) -> str:
+            value = item.get(key)
+            return value if isinstance(value, str) else ""
+
+        term = text("term") or text("expected")
+        answers.append(
+            Answer(
+                term=term,
+                prompt=text("prompt"),
+                expected=text("expected") or term,
+                given=text("given"),
+                correct=item.get("correct") is True,
+            )
+        )
+    return answers
