@@ -1,10 +1,12 @@
 import json
+import secrets
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -17,6 +19,19 @@ from tutor.resume import resume_instructions_build
 from tutor.instructions import session_config_build, tutor_plan_build
 from tutor.history import learner_history, learner_session_get
 from tutor.progress import learner_overview
+from tutor import review
+from tutor.forms import ReviewGradeForm, WrittenTestForm
+from tutor.models import TestResult
+from tutor.recap import session_recap
+from tutor.review import ReviewRound
+from tutor.written_test import (
+    WrittenTestInvalid,
+    result_answers,
+    written_test_build,
+    written_test_claim,
+    written_test_grade,
+    written_test_load,
+)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -153,7 +168,125 @@ async def realtime_token(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
-    """A past session's transcript: the learner's own sessions only."""
+    """A session's recap and transcript: the learner's own sessions only."""
     session = learner_session_get(learner=request.user, session_id=session_id)
     items = session.items.order_by("order", "created_at")
-    return render(request, "tutor/session_detail.html", {"session": session, "items": items})
+    recap = session_recap(session=session, now=timezone.now())
+    return render(
+        request, "tutor/session_detail.html", {"session": session, "items": items, "recap": recap}
+    )
+
+
+# --- flashcard review -------------------------------------------------------
+
+
+def _review_round_save(request: HttpRequest, review_round: ReviewRound) -> None:
+    request.session[review.SESSION_KEY] = review_round.to_session()
+
+
+@login_required
+def review_page(request: HttpRequest) -> HttpResponse:
+    """The next flashcard of the learner's round; a new round when none is going on."""
+    now = timezone.now()
+    review_round = ReviewRound.from_session(request.session.get(review.SESSION_KEY))
+    if review_round is None:
+        review_round = review.review_round_start(learner=request.user, now=now)
+        if not review_round.word_ids:
+            return render(request, "tutor/review.html", {"card": None, "round": None})
+        _review_round_save(request, review_round)
+    card = review.review_round_card(learner=request.user, review_round=review_round, now=now)
+    if card is None:
+        # The round is over: show its summary once; the next visit starts a new round.
+        request.session.pop(review.SESSION_KEY, None)
+        context = {
+            "card": None,
+            "round": review_round,
+            "counts": review_round.grade_counts(),
+            "graded": review.review_round_words(learner=request.user, review_round=review_round),
+            "more": bool(review.review_cards(learner=request.user, now=now, limit=1)),
+        }
+        return render(request, "tutor/review.html", context)
+    _review_round_save(request, review_round)
+    context = {
+        "card": card,
+        "round": review_round,
+        "choices": review.grade_choices(progress=card.progress, now=now),
+    }
+    return render(request, "tutor/review.html", context)
+
+
+@login_required
+@require_POST
+def review_grade(request: HttpRequest) -> HttpResponse:
+    """Grade the round's current card (again, hard or good) and go on to the next."""
+    form = ReviewGradeForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("Choose a word and a grade.")
+    word = review.review_word_get(learner=request.user, word_id=form.cleaned_data["word"])
+    review_round = ReviewRound.from_session(request.session.get(review.SESSION_KEY))
+    graded = review_round is not None and review.review_card_grade(
+        learner=request.user,
+        review_round=review_round,
+        word=word,
+        grade=form.cleaned_data["grade"],
+        now=timezone.now(),
+    )
+    if graded:
+        _review_round_save(request, review_round)
+    else:
+        messages.info(request, "That card was already graded.")
+    return redirect("tutor:review")
+
+
+# --- written test -----------------------------------------------------------
+
+
+@login_required
+def written_test(request: HttpRequest) -> HttpResponse:
+    """A new written test over the learner's due and weak words."""
+    test = written_test_build(
+        learner=request.user, now=timezone.now(), seed=secrets.randbits(64)
+    )
+    if test is None:
+        return render(request, "tutor/written_test.html", {"form": None})
+    form = WrittenTestForm(
+        test=test,
+        language=request.user.target_language,
+        initial={"token": test.token(learner=request.user)},
+    )
+    return render(request, "tutor/written_test.html", {"form": form})
+
+
+@login_required
+@require_POST
+def written_test_submit(request: HttpRequest) -> HttpResponse:
+    """Grade a submitted test, once, against the questions it was given."""
+    try:
+        test = written_test_load(learner=request.user, token=request.POST.get("token", ""))
+    except WrittenTestInvalid as error:
+        return render(
+            request, "tutor/written_test_invalid.html", {"reason": str(error)}, status=400
+        )
+    form = WrittenTestForm(request.POST, test=test, language=request.user.target_language)
+    if not form.is_valid():
+        return render(request, "tutor/written_test.html", {"form": form}, status=400)
+    if not written_test_claim(session=request.session, test=test):
+        messages.info(request, "That test was already graded.")
+        return redirect("tutor:home")
+    result = written_test_grade(
+        learner=request.user, test=test, answers=form.answers(), now=timezone.now()
+    )
+    return redirect("tutor:written-test-result", result.pk)
+
+
+@login_required
+def written_test_result(request: HttpRequest, result_id: int) -> HttpResponse:
+    """A test result of the learner's: the grade and the misses."""
+    result = get_object_or_404(TestResult.objects.filter(learner=request.user), pk=result_id)
+    answers = result_answers(result=result)
+    context = {
+        "result": result,
+        "misses": [answer for answer in answers if not answer.correct],
+        "hits": [answer for answer in answers if answer.correct],
+    }
+    return render(request, "tutor/written_test_result.html", context)

@@ -1,0 +1,55 @@
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from tutor.models import TutorSession, Word
+from tutor.practice import word_practice_record
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ended_session(alice, alice_words):
+    now = timezone.now()
+    session = TutorSession.objects.create(
+        learner=alice,
+        model="gpt-realtime",
+        voice="marin",
+        instructions="",
+        status=TutorSession.Status.ENDED,
+        focus_words=["gato", "perro", "casa"],
+        connected_at=now - dt.timedelta(minutes=4),
+        ended_at=now,
+    )
+    session.items.create(item_id="item_1", role="user", text="Tengo un gato", order=0)
+    word_practice_record(
+        learner=alice, word=Word.objects.get(term="perro"), outcome="incorrect", source="voice", session=session
+    )
+    return session
+
+
+def test_the_session_page_opens_with_the_recap(alice_client, ended_session):
+    response = alice_client.get(f"/sessions/{ended_session.pk}/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.index("Session recap") < body.index("Transcript")
+    recap = response.context["recap"]
+    assert [w.term for w in recap.practised] == ["gato", "perro"]
+    assert [w.term for w in recap.missed] == ["perro", "casa"]
+    assert 'data-recap-stat="minutes">4.0<' in body
+    assert 'data-recap-stat="practised">2<' in body and 'data-recap-stat="missed">2<' in body
+
+
+def test_the_dashboard_links_each_session_to_its_recap(alice_client, ended_session):
+    body = alice_client.get("/").content.decode()
+    assert f'href="/sessions/{ended_session.pk}/">Recap<' in body
+
+
+def test_it_checks_ownership(bob_client, ended_session):
+    assert bob_client.get(f"/sessions/{ended_session.pk}/").status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, ended_session):
+    response = client.get(f"/sessions/{ended_session.pk}/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]

@@ -1,0 +1,62 @@
+"""Forms of the learner's pages: grading a flashcard and answering a written test."""
+
+from __future__ import annotations
+
+from django import forms
+
+from tutor.review import GRADE_LABELS
+from tutor.written_test import CHOICE, Question, WrittenTest
+
+MAX_ANSWER_CHARS = 200
+MAX_TOKEN_CHARS = 20_000
+
+
+class ReviewGradeForm(forms.Form):
+    word = forms.IntegerField(min_value=1)
+    grade = forms.ChoiceField(choices=list(GRADE_LABELS.items()))
+
+
+class WrittenTestForm(forms.Form):
+    """The hidden signed question set plus one answer field per question.
+
+    Every answer may be left blank (it counts as wrong); a choice must be one of the
+    question's options.
+    """
+
+    token = forms.CharField(widget=forms.HiddenInput, max_length=MAX_TOKEN_CHARS)
+
+    def __init__(self, *args, test: WrittenTest, language: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.test = test
+        for question in test.questions:
+            if question.kind == CHOICE:
+                field: forms.Field = forms.ChoiceField(
+                    label=question.word.meaning,
+                    choices=[(str(option.pk), option.term) for option in question.options],
+                    widget=forms.RadioSelect(attrs={"lang": language} if language else {}),
+                    required=False,
+                )
+            else:
+                field = forms.CharField(
+                    label=question.word.meaning,
+                    max_length=MAX_ANSWER_CHARS,
+                    required=False,
+                    widget=forms.TextInput(
+                        attrs={
+                            "autocomplete": "off",
+                            "autocapitalize": "off",
+                            "spellcheck": "false",
+                            **({"lang": language} if language else {}),
+                        }
+                    ),
+                )
+            self.fields[question.field_name] = field
+
+    def questions(self) -> list[tuple[Question, forms.BoundField]]:
+        return [(question, self[question.field_name]) for question in self.test.questions]
+
+    def answers(self) -> dict[int, str]:
+        return {
+            question.number: self.cleaned_data.get(question.field_name) or ""
+            for question in self.test.questions
+        }
