@@ -236,6 +236,16 @@ REALTIME_PRICE_AUDIO_IN_PER_MTOK = env_float("REALTIME_PRICE_AUDIO_IN_PER_MTOK",
 REALTIME_PRICE_AUDIO_OUT_PER_MTOK = env_float("REALTIME_PRICE_AUDIO_OUT_PER_MTOK", 64.0, minimum=0)
 REALTIME_PRICE_CACHED_IN_PER_MTOK = env_float("REALTIME_PRICE_CACHED_IN_PER_MTOK", 0.4, minimum=0)
 
+# --- Output guardrail -------------------------------------------------------
+# The tutor's words are checked against these terms (whole words, any case or accents);
+# with a key set, GUARDRAIL_MODERATION also asks OpenAI's moderation endpoint.
+GUARDRAIL_BLOCKED_TERMS = env_list(
+    "GUARDRAIL_BLOCKED_TERMS",
+    ["fuck", "fucking", "shit", "bitch", "cunt", "motherfucker", "kill yourself", "mierda", "puta", "joder", "gilipollas"],
+)
+GUARDRAIL_MODERATION = env_bool("GUARDRAIL_MODERATION", False)
+OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", "https://api.openai.com/v1", schemes={"http", "https"})
+
 # --- Content Security Policy (django-csp) ---------------------------------
 # Pages load only their own scripts and styles; the browser may connect to
 # this server (fetch, WebSocket) and to the Realtime API for WebRTC set-up.

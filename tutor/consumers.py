@@ -16,11 +16,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from tutor import clock, hangups
+from tutor import clock, guardrail, hangups
 from tutor.conversations import (
     CLOSED_STATUSES,
     MAX_MESSAGE_BYTES,
     CallMessage,
+    CheckMessage,
     EndMessage,
     ItemMessage,
     MessageInvalid,
@@ -121,6 +122,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 await self._session_end(message)
             elif isinstance(message, UsageMessage):
                 await self._usage_add(message)
+            elif isinstance(message, CheckMessage):
+                await self._guardrail_check(message)
         except Exception:
             logger.exception("Conversation socket of session %s failed", self.session.pk)
             item_id = message.item_id if isinstance(message, ItemMessage) else None
@@ -137,7 +140,23 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             raw=message.raw,
             order=message.order,
         )
-        await self.send_json({"type": "ack", "item_id": message.item_id})
+        ack = {"type": "ack", "item_id": message.item_id}
+        if message.role == "assistant" and message.kind == "message":
+            verdict = await guardrail.output_check(message.text)
+            if verdict.tripped:
+                await database_sync_to_async(guardrail.item_flag)(
+                    session=self.session, item_id=message.item_id, reason=verdict.reason
+                )
+                ack.update(flagged=True, message=guardrail.WITHHELD)
+        await self.send_json(ack)
+
+    async def _guardrail_check(self, message: CheckMessage) -> None:
+        """A streaming check: when it trips the page cancels the reply at once."""
+        verdict = await guardrail.output_check(message.text)
+        if verdict.tripped:
+            await self.send_json(
+                {"type": "guardrail", "item_id": message.item_id, "tripped": True, "message": guardrail.WITHHELD}
+            )
 
     async def _call_connect(self, message: CallMessage) -> None:
         now = clock.now()

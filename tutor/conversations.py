@@ -97,7 +97,15 @@ class UsageMessage:
     usage: dict[str, int]
 
 
-Message = ItemMessage | CallMessage | ToolMessage | EndMessage | UsageMessage
+@dataclass(frozen=True)
+class CheckMessage:
+    """The tutor's transcript so far, for the output guardrail (``tutor.guardrail``)."""
+
+    item_id: str
+    text: str
+
+
+Message = ItemMessage | CallMessage | ToolMessage | EndMessage | UsageMessage | CheckMessage
 
 
 def _storable(text: str) -> bool:
@@ -216,7 +224,13 @@ def _usage(content: dict) -> UsageMessage:
     return UsageMessage(response_id=response_id, usage=normalised)
 
 
-PARSERS = {"item": _item, "call": _call, "tool": _tool, "end": _end, "usage": _usage}
+def _check(content: dict) -> CheckMessage:
+    item_id = _string(content, "item_id", pattern=ITEM_ID, max_chars=128)
+    # No item id on a refusal here: the page would drop that item from its outbox.
+    return CheckMessage(item_id=item_id, text=_string(content, "text", max_chars=MAX_TEXT_CHARS))
+
+
+PARSERS = {"item": _item, "call": _call, "tool": _tool, "end": _end, "usage": _usage, "check": _check}
 
 
 def message_parse(content: Any) -> Message:

@@ -224,3 +224,24 @@ async def call_hangup(
         json=None,
         transport=transport,
     )
+
+
+async def moderation_check(
+    *, text: str, base_url: str, api_key: str, transport: httpx.AsyncBaseTransport | None = None
+) -> list[str]:
+    """OpenAI's moderation endpoint: the flagged categories of ``text`` (empty when clean)."""
+    response = await _post(
+        url=f"{base_url.rstrip('/')}/moderations",
+        api_key=api_key,
+        action="moderation",
+        json={"model": "omni-moderation-latest", "input": text[:20_000]},
+        transport=transport,
+    )
+    try:
+        result = response.json()["results"][0]
+        flagged, categories = bool(result["flagged"]), result.get("categories") or {}
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise _malformed("moderation answer without results") from None
+    if not flagged:
+        return []
+    return sorted(name for name, hit in categories.items() if hit) or ["flagged"]

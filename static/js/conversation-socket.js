@@ -102,6 +102,11 @@ export class ConversationSocket extends EventTarget {
     });
   }
 
+  // Ask the output guardrail about the tutor's words so far (best effort, not kept).
+  check(itemId, text) {
+    this._send({ type: "check", item_id: itemId, text });
+  }
+
   // Run a server-side tool; resolves with the output string for the model.
   runTool({ callId, name, args }) {
     return new Promise((resolve) => {
@@ -181,7 +186,7 @@ export class ConversationSocket extends EventTarget {
     switch (message.type) {
       case "ack":
         this.outbox.remove(`item:${message.item_id}`);
-        this._emit("saved", { itemId: message.item_id });
+        this._emit("saved", { itemId: message.item_id, flagged: Boolean(message.flagged), message: message.message });
         this._emit("outbox", { size: this.outbox.size });
         break;
       case "call_ack":

@@ -5,6 +5,8 @@ import { RealtimeClient, RealtimeError } from "./realtime-client.js";
 import { ConversationSocket, Outbox } from "./conversation-socket.js";
 
 const RESUME_GRACE_MS = 3000;
+const PERSONAS = { tutor: "Tutor", examiner: "Examiner" };
+const CHECK_EVERY_CHARS = 40;
 const MAX_RESUMES = 3;
 const RESUME_RETRY_MS = 1000;
 const RESUME_AFTER_CLOSE_MS = 1000;
@@ -18,7 +20,7 @@ class Transcript {
     this.nextOrder = 0;
   }
 
-  ensure(id, { role, kind = "message" }) {
+  ensure(id, { role, kind = "message", persona = "tutor" }) {
     let entry = this.entries.get(id);
     if (entry) return entry;
     const placeholder = this.list.querySelector("[data-placeholder]");
@@ -31,13 +33,13 @@ class Transcript {
     li.dataset.kind = kind;
     const who = document.createElement("span");
     who.className = "who";
-    who.textContent = kind !== "message" ? "tool" : role === "user" ? "You" : "Tutor";
+    who.textContent = kind !== "message" ? "tool" : role === "user" ? "You" : PERSONAS[persona] || "Tutor";
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = role === "user" && kind === "message" ? "…" : "";
     li.append(who, text);
     this.list.append(li);
-    entry = { id, role, kind, text: "", order: this.nextOrder++, li, textEl: text, complete: false, savedText: null };
+    entry = { id, role, kind, persona, text: "", order: this.nextOrder++, li, textEl: text, complete: false, savedText: null, flagged: false, checked: 0 };
     this.entries.set(id, entry);
     this.scroll();
     return entry;
@@ -45,13 +47,13 @@ class Transcript {
 
   append(entry, delta) {
     entry.text += delta;
-    entry.textEl.textContent = entry.text;
+    if (!entry.flagged) entry.textEl.textContent = entry.text;
     this.scroll();
   }
 
   set(entry, text) {
     entry.text = text;
-    entry.textEl.textContent = text || "…";
+    if (!entry.flagged) entry.textEl.textContent = text || "…";
     this.scroll();
   }
 
@@ -68,12 +70,13 @@ class TutorPage {
     this.statusText = root.querySelector("[data-status]");
     this.notice = root.querySelector("[data-notice]");
     this.meter = root.querySelector("[data-meter]");
-    this.persona = root.querySelector("[data-persona]");
+    this.personaBadge = root.querySelector("[data-persona-badge]");
     this.buttons = {
       start: root.querySelector('[data-action="start"]'),
       mute: root.querySelector('[data-action="mute"]'),
       interrupt: root.querySelector('[data-action="interrupt"]'),
       end: root.querySelector('[data-action="end"]'),
+      quiz: root.querySelector('[data-action="quiz"]'),
     };
     this.composer = root.querySelector("[data-composer]");
     this.input = this.composer.querySelector("input");
@@ -92,6 +95,7 @@ class TutorPage {
     this.mic = null;
     this.muted = false;
     this.handledCalls = new Set();
+    this.persona = "tutor";
     this.responseActive = false;
     this.responseWanted = false;
     this.greeted = false;
@@ -103,6 +107,7 @@ class TutorPage {
     this.buttons.mute.addEventListener("click", () => this.toggleMute());
     this.buttons.interrupt.addEventListener("click", () => this.client && this.client.interrupt());
     this.buttons.end.addEventListener("click", () => this.end("user"));
+    this.buttons.quiz.addEventListener("click", () => this.startQuiz());
     this.composer.addEventListener("submit", (event) => {
       event.preventDefault();
       this.sendTyped();
@@ -136,6 +141,7 @@ class TutorPage {
     this.client = client;
     this.responseActive = false;
     this.responseWanted = false;
+    this.setPersona("tutor");
     client.addEventListener("serverevent", (event) => this.onServerEvent(event.detail));
     client.addEventListener("connectionstate", (event) => this.onConnectionState(client, event.detail));
     client.addEventListener("channelclose", () => this.onConnectionState(client, "failed"));
@@ -356,14 +362,17 @@ class TutorPage {
         this.onItem(event.item, event.type === "conversation.item.done");
         break;
       case "response.output_audio_transcript.delta":
-      case "response.output_text.delta":
-        t.append(t.ensure(event.item_id, { role: "assistant" }), event.delta || "");
+      case "response.output_text.delta": {
+        const entry = t.ensure(event.item_id, { role: "assistant", persona: this.persona });
+        t.append(entry, event.delta || "");
+        this.guardrailCheck(entry);
         break;
+      }
       case "response.output_audio_transcript.done":
-        this.complete(t.ensure(event.item_id, { role: "assistant" }), event.transcript || "");
+        this.complete(t.ensure(event.item_id, { role: "assistant", persona: this.persona }), event.transcript || "");
         break;
       case "response.output_text.done":
-        this.complete(t.ensure(event.item_id, { role: "assistant" }), event.text || "");
+        this.complete(t.ensure(event.item_id, { role: "assistant", persona: this.persona }), event.text || "");
         break;
       case "conversation.item.input_audio_transcription.delta": {
         const entry = t.ensure(event.item_id, { role: "user" });
@@ -419,7 +428,7 @@ class TutorPage {
     if (!item || !item.id) return;
     const t = this.transcript;
     if (item.type === "message") {
-      const entry = t.ensure(item.id, { role: item.role === "user" ? "user" : "assistant" });
+      const entry = t.ensure(item.id, { role: item.role === "user" ? "user" : "assistant", persona: this.persona });
       const text = messageText(item);
       if (item.role === "user") {
         const typed = (item.content || []).some((part) => part.type === "input_text");
@@ -449,7 +458,7 @@ class TutorPage {
     if (!this.client) return;
     this.client.send({
       type: "conversation.item.create",
-      item: { type: "function_call_output", call_id: item.call_id, output },
+      item: { type: "function_call_output", call_id: item.call_id, output: this.takeHandoff(output) },
     });
     this.requestResponse();
   }
@@ -462,6 +471,7 @@ class TutorPage {
     if (entry.savedText === text || !this.socket) return;
     entry.savedText = text;
     entry.li.classList.add("unsaved");
+    if (entry.kind === "message" && entry.role === "assistant") raw = { ...raw, persona: entry.persona };
     this.socket.saveItem({ id: entry.id, role: entry.role, kind: entry.kind, text, order: entry.order, raw });
   }
 
@@ -486,6 +496,64 @@ class TutorPage {
     }
     this.responseActive = true;
     this.client.send({ type: "response.create" });
+  }
+
+  // ---- oral quiz and guardrail -------------------------------------------------
+
+  async startQuiz() {
+    if (!this.socket || !this.client) return;
+    this.buttons.quiz.disabled = true;
+    const output = await this.socket.runTool({ callId: `quiz_${Date.now()}`, name: "start_oral_quiz", args: "{}" });
+    const parsed = parseJSON(output);
+    if (!parsed || parsed.error) {
+      this.showNotice(`The quiz could not start: ${(parsed && parsed.error) || "unknown error"}.`, true);
+      this.buttons.quiz.disabled = false;
+      return;
+    }
+    this.takeHandoff(output);
+    this.requestResponse();
+  }
+
+  // A tool output may hand the conversation to another persona: apply its session
+  // config with `session.update`, and give the model the output without it.
+  takeHandoff(output) {
+    const parsed = parseJSON(output);
+    if (!parsed || !parsed.handoff || !parsed.handoff.session) return output;
+    const { handoff, ...rest } = parsed;
+    if (this.client) this.client.send({ type: "session.update", session: handoff.session });
+    this.setPersona(handoff.persona);
+    if (parsed.quiz_finished) {
+      this.showNotice(`Oral quiz finished: ${parsed.score}/${parsed.max_score}. Your grade is saved.`);
+    }
+    return JSON.stringify({ ...rest, handoff_to: handoff.persona });
+  }
+
+  setPersona(persona) {
+    this.persona = PERSONAS[persona] ? persona : "tutor";
+    this.root.dataset.persona = this.persona;
+    this.personaBadge.textContent = PERSONAS[this.persona];
+    this.personaBadge.hidden = false;
+    if (this.buttons.quiz) this.buttons.quiz.disabled = this.persona !== "tutor" || !this.client;
+  }
+
+  guardrailCheck(entry) {
+    if (!this.socket || entry.flagged) return;
+    const grown = entry.text.length - entry.checked;
+    if (grown >= CHECK_EVERY_CHARS || (grown > 0 && /[.!?…]\s*$/.test(entry.text))) {
+      entry.checked = entry.text.length;
+      this.socket.check(entry.id, entry.text);
+    }
+  }
+
+  // The safety filter stopped a reply: cut it off, hide it, and say so.
+  onGuardrail(itemId, message) {
+    const entry = this.transcript.entries.get(itemId);
+    if (!entry || entry.flagged) return;
+    entry.flagged = true;
+    if (this.client && this.responseActive) this.client.interrupt();
+    entry.li.classList.add("flagged");
+    entry.textEl.textContent = "(withheld by the safety filter)";
+    this.showNotice(`${message || "The tutor's reply was stopped by the safety filter."} Staff will review it.`, true);
   }
 
   // What each response cost, for the server's usage ledger (once per response id).
@@ -529,7 +597,11 @@ class TutorPage {
   wireSocket(socket) {
     socket.addEventListener("call", (event) => this.startCountdown(event.detail.seconds_left));
     socket.addEventListener("timeup", (event) => this.timeUp(event.detail.message));
+    socket.addEventListener("message", (event) => {
+      if (event.detail.type === "guardrail" && event.detail.tripped) this.onGuardrail(event.detail.item_id, event.detail.message);
+    });
     socket.addEventListener("saved", (event) => {
+      if (event.detail.flagged) this.onGuardrail(event.detail.itemId, event.detail.message);
       const entry = this.transcript.entries.get(event.detail.itemId);
       if (entry && !entry.li.dataset.saved) {
         entry.li.dataset.saved = "true";
@@ -569,6 +641,7 @@ class TutorPage {
   setControls(live) {
     this.buttons.mute.disabled = !live;
     this.buttons.interrupt.disabled = !live;
+    this.buttons.quiz.disabled = !live || this.persona !== "tutor";
     this.buttons.end.disabled = !live && !this.socket;
     this.input.disabled = !live;
     this.sendButton.disabled = !live;
@@ -582,6 +655,14 @@ class TutorPage {
 
   hideNotice() {
     this.notice.hidden = true;
+  }
+}
+
+function parseJSON(text) {
+  try {
+    return JSON.parse(text);
+  } catch (_) {
+    return null;
   }
 }
 
