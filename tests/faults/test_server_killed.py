@@ -1,0 +1,152 @@
+"""daphne killed with SIGKILL mid-session and started again on the same port: the page resumes
+(its socket reconnects and resends its outbox; its call is re-minted for the same session) and
+every item is saved exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
+
+from accounts.models import User
+from tests.conftest import PASSWORD
+from tests.faults.helpers import daphne_on_port, kill, server_hashed_password
+from tests.support.daphne import free_port
+from tutor.models import Assignment, ConversationItem, TutorSession, Word, WordList
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+TIMEOUT_MS = 30_000
+# The page's states over time, so a test can wait for "reconnecting" and then "live" again.
+STATE_LOG = """
+document.addEventListener("DOMContentLoaded", () => {
+  const root = document.getElementById("tutor");
+  if (!root) return;
+  window.tutorStates = [];
+  new MutationObserver(() => {
+    const last = window.tutorStates[window.tutorStates.length - 1];
+    if (root.dataset.state !== last) window.tutorStates.push(root.dataset.state);
+  }).observe(root, { attributes: true, attributeFilter: ["data-state"] });
+});
+"""
+RESUMED = "() => { const s = window.tutorStates || []; return s.includes('reconnecting') && s[s.length - 1] === 'live'; }"
+EMAIL = "kira@example.com"
+ENV = {"REALTIME_STANDIN": "on", "OPENAI_API_KEY": ""}
+
+
+@sync_to_async
+def make_learner() -> User:
+    learner = User.objects.create_user(email=EMAIL, display_name="Kira", target_language="es", cefr_level="A2")
+    server_hashed_password(learner, PASSWORD)
+    words = WordList.objects.create(name="Casa", language="es")
+    for position, (term, meaning) in enumerate([("gato", "cat"), ("perro", "dog")]):
+        Word.objects.create(word_list=words, term=term, meaning=meaning, position=position)
+    Assignment.objects.create(learner=learner, word_list=words)
+    return learner
+
+
+@sync_to_async
+def saved_items() -> list[ConversationItem]:
+    session = TutorSession.objects.get(learner__email=EMAIL)
+    return list(ConversationItem.objects.filter(session=session).order_by("order"))
+
+
+async def pending(page) -> int:
+    hidden = await page.evaluate("() => document.querySelector('[data-pending]').hidden")
+    return 0 if hidden else int(await page.text_content("[data-pending-count]"))
+
+
+async def settled(page, quiet_polls: int = 4) -> None:
+    """Wait until every completed turn is saved, nothing waits in the outbox, and no turn is added."""
+    last, quiet = None, 0
+    for _ in range(TIMEOUT_MS // 500):
+        now = await page.evaluate(
+            "() => [document.querySelectorAll('li.turn').length,"
+            " document.querySelectorAll('li.turn:not(.pending):not([data-saved=true])').length,"
+            " document.querySelector('[data-pending]').hidden]"
+        )
+        quiet = quiet + 1 if now == last and now[1] == 0 and now[2] else 0
+        if quiet >= quiet_polls:
+            return
+        last = now
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"the page never settled: {last}")
+
+
+async def say(page, text: str) -> None:
+    await page.fill("#typed-message", text)
+    await page.click("[data-composer] button[type=submit]")
+
+
+async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_once(chromium):
+    await make_learner()
+    port = free_port()
+    swallow_acks = {"on": False}
+    sockets = []
+
+    def route(ws):
+        server = ws.connect_to_server()
+        sockets.append(ws)
+        server.on_message(lambda m: None if swallow_acks["on"] and '"ack"' in m else ws.send(m))
+        ws.on_message(lambda m: server.send(m))
+
+    page = await chromium.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.route_web_socket("**/ws/tutor/sessions/**", route)
+    await page.add_init_script(STATE_LOG)
+
+    with daphne_on_port(port, env=ENV) as first:
+        base = first.base_url
+        await page.goto(f"{base}/accounts/login/")
+        await page.fill("input[name=login]", EMAIL)
+        await page.fill("input[name=password]", PASSWORD)
+        await page.click("form button[type=submit]")
+        await page.goto(f"{base}/tutor/")
+        await page.click('[data-action="start"]')
+        await page.wait_for_selector('#tutor[data-state="live"]', timeout=TIMEOUT_MS)
+        await page.click('[data-action="mute"]')
+        await page.wait_for_selector("li.turn-assistant[data-saved=true]", timeout=TIMEOUT_MS)  # the greeting
+
+        # Saved by the server but never acknowledged to the page, then the server dies.
+        swallow_acks["on"] = True
+        await say(page, "Hola, me llamo Kira")
+        await page.wait_for_function(
+            "() => document.querySelectorAll('li.turn-assistant').length >= 2", timeout=TIMEOUT_MS
+        )
+        await asyncio.sleep(1.0)  # the tutor's reply completes and is sent, unacknowledged
+        assert await pending(page) >= 2
+        kill(first)
+        swallow_acks["on"] = False
+
+    with daphne_on_port(port, env=ENV) as second:
+        # The socket comes back and empties the outbox; the call is re-minted for the same session.
+        await page.wait_for_function("() => document.querySelector('[data-pending]').hidden", timeout=TIMEOUT_MS)
+        await page.wait_for_function(RESUMED, timeout=TIMEOUT_MS)
+        await say(page, "Tengo un perro")
+        await page.wait_for_function(
+            "() => [...document.querySelectorAll('li.turn-user[data-saved=true]')]"
+            ".some(li => li.textContent.includes('Tengo un perro'))",
+            timeout=TIMEOUT_MS,
+        )
+        await settled(page)
+        page_ids = await page.eval_on_selector_all(
+            "li.turn[data-saved=true]", "els => els.map(e => e.dataset.itemId)"
+        )
+        outboxes = await page.evaluate(
+            "() => Object.keys(localStorage).filter(k => k.startsWith('parlance.outbox.')).length"
+        )
+        log = second.log()
+
+    saved = await saved_items()
+    await sync_to_async(connections.close_all)()  # the ORM thread's connection, before the test DB goes
+    saved_ids = [item.item_id for item in saved]
+    texts = [item.text for item in saved]
+    assert len(saved_ids) == len(set(saved_ids))  # exactly once
+    assert set(page_ids) == set(saved_ids)  # nothing the page showed is missing, nothing extra
+    assert "Hola, me llamo Kira" in texts and "Tengo un perro" in texts
+    assert len(sockets) >= 2 and outboxes == 0
+    assert errors == []
+    assert "Traceback" not in log
