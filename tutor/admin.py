@@ -20,6 +20,8 @@ from tutor.exports import csv_response, export_filename, grade_rows, progress_ro
 from tutor.models import (
     Assignment,
     ConversationItem,
+    OralQuiz,
+    Review,
     TestResult,
     TutorSession,
     Word,
@@ -417,6 +419,19 @@ class TutorSessionAdmin(admin.ModelAdmin):
         )
 
 
+class FlaggedItemsFilter(admin.SimpleListFilter):
+    title = "flagged items"
+    parameter_name = "flagged__exact"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Flagged by the guardrail"), ("0", "Not flagged")]
+
+    def queryset(self, request, queryset):
+        if self.value() in {"0", "1"}:
+            return queryset.filter(flagged=self.value() == "1")
+        return queryset
+
+
 @admin.register(ConversationItem)
 class ConversationItemAdmin(admin.ModelAdmin):
     list_display = [
@@ -429,7 +444,7 @@ class ConversationItemAdmin(admin.ModelAdmin):
         "short_text",
         "created_at",
     ]
-    list_filter = ["flagged", "role", "kind", "created_at"]
+    list_filter = [FlaggedItemsFilter, "role", "kind", "created_at"]
     search_fields = ["text", "flag_reason", "item_id", "session__learner__email"]
     list_select_related = ["session__learner"]
     raw_id_fields = ["session"]
@@ -446,3 +461,30 @@ class ConversationItemAdmin(admin.ModelAdmin):
     @admin.display(description="text")
     def short_text(self, obj) -> str:
         return obj.text[:80]
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ["learner", "word", "outcome", "source", "session", "reviewed_at"]
+    list_filter = ["source", "outcome", "reviewed_at"]
+    search_fields = ["learner__email", "word__term"]
+    list_select_related = ["learner", "word"]
+    raw_id_fields = ["learner", "word", "session"]
+    date_hierarchy = "reviewed_at"
+
+
+@admin.register(OralQuiz)
+class OralQuizAdmin(admin.ModelAdmin):
+    list_display = ["session", "learner", "started_at", "finished_at", "grade"]
+    list_filter = ["started_at"]
+    search_fields = ["session__learner__email"]
+    list_select_related = ["session__learner", "result"]
+    raw_id_fields = ["session", "result"]
+
+    @admin.display(description="learner", ordering="session__learner__email")
+    def learner(self, obj) -> str:
+        return obj.session.learner.email
+
+    @admin.display(description="grade")
+    def grade(self, obj) -> str:
+        return f"{obj.result.score}/{obj.result.max_score}" if obj.result else "—"

@@ -16,6 +16,8 @@ MODELS = [
     "tutor/testresult",
     "tutor/tutorsession",
     "tutor/conversationitem",
+    "tutor/review",
+    "tutor/oralquiz",
 ]
 
 
@@ -57,3 +59,10 @@ def test_a_session_shows_its_items_inline_in_order(staff_client, session_with_it
 def test_the_changelist_search_finds_a_learner(staff_client, alice, bob):
     body = staff_client.get("/admin/accounts/user/?q=alice").content.decode()
     assert alice.email in body and bob.email not in body
+
+
+def test_staff_can_list_only_the_flagged_items(staff_client, session_with_items):
+    session_with_items.items.filter(item_id="item_b").update(flagged=True, flag_reason="blocked term: x")
+    body = staff_client.get("/admin/tutor/conversationitem/?flagged__exact=1").content.decode()
+    assert "¡Hola Alice!" in body and ">Hola<" not in body
+    assert "flagged items" in body.lower()
