@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -133,3 +134,20 @@ def kill(server: Daphne) -> None:
     """SIGKILL: no shutdown handlers, no goodbyes, like a crashed or OOM-killed process."""
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(timeout=10)
+
+
+async def page_settled(page, timeout_ms: int, quiet_polls: int = 4) -> None:
+    """Wait until every completed turn is saved, nothing waits in the outbox, and no turn is added."""
+    last, quiet = None, 0
+    for _ in range(timeout_ms // 500):
+        now = await page.evaluate(
+            "() => [document.querySelectorAll('li.turn').length,"
+            " document.querySelectorAll('li.turn:not(.pending):not([data-saved=true])').length,"
+            " document.querySelector('[data-pending]').hidden]"
+        )
+        quiet = quiet + 1 if now == last and now[1] == 0 and now[2] else 0
+        if quiet >= quiet_polls:
+            return
+        last = now
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"the page never settled: {last}")

@@ -12,7 +12,7 @@ from django.db import connections
 
 from accounts.models import User
 from tests.conftest import PASSWORD
-from tests.faults.helpers import daphne_on_port, kill, server_hashed_password
+from tests.faults.helpers import daphne_on_port, kill, page_settled, server_hashed_password
 from tests.support.daphne import free_port
 from tutor.models import Assignment, ConversationItem, TutorSession, Word, WordList
 
@@ -56,23 +56,6 @@ def saved_items() -> list[ConversationItem]:
 async def pending(page) -> int:
     hidden = await page.evaluate("() => document.querySelector('[data-pending]').hidden")
     return 0 if hidden else int(await page.text_content("[data-pending-count]"))
-
-
-async def settled(page, quiet_polls: int = 4) -> None:
-    """Wait until every completed turn is saved, nothing waits in the outbox, and no turn is added."""
-    last, quiet = None, 0
-    for _ in range(TIMEOUT_MS // 500):
-        now = await page.evaluate(
-            "() => [document.querySelectorAll('li.turn').length,"
-            " document.querySelectorAll('li.turn:not(.pending):not([data-saved=true])').length,"
-            " document.querySelector('[data-pending]').hidden]"
-        )
-        quiet = quiet + 1 if now == last and now[1] == 0 and now[2] else 0
-        if quiet >= quiet_polls:
-            return
-        last = now
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"the page never settled: {last}")
 
 
 async def say(page, text: str) -> None:
@@ -131,7 +114,7 @@ async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_o
             ".some(li => li.textContent.includes('Tengo un perro'))",
             timeout=TIMEOUT_MS,
         )
-        await settled(page)
+        await page_settled(page, TIMEOUT_MS)
         page_ids = await page.eval_on_selector_all(
             "li.turn[data-saved=true]", "els => els.map(e => e.dataset.itemId)"
         )
