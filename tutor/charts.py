@@ -29,6 +29,7 @@ class ChartPoint:
 class Tick:
     position: float
     label: str
+    anchor: str = "middle"  # SVG text-anchor: the first and last x labels stay inside
 
 
 @dataclass
@@ -92,7 +93,10 @@ def line_chart(
     ]
     chart.y_ticks = [Tick(y_at(top_value * f), f"{top_value * f:g}{y_suffix}") for f in (0, 0.5, 1)]
     middle = start + dt.timedelta(days=span_days // 2)
-    chart.x_ticks = [Tick(x_at(d), f"{d:%b %-d}") for d in sorted({start, middle, end})]
+    days = sorted({start, middle, end})
+    chart.x_ticks = [
+        Tick(x_at(d), f"{d:%b %-d}", "start" if d == start else "end" if d == end else "middle") for d in days
+    ]
     return chart
 
 

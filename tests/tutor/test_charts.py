@@ -36,3 +36,8 @@ def test_the_streak_counts_back_from_today_or_yesterday():
     assert charts.streak_days(days, today=D) == 3
     assert charts.streak_days(days, today=D + dt.timedelta(days=1)) == 3
     assert charts.streak_days(days, today=D + dt.timedelta(days=2)) == 0
+
+
+def test_the_outer_date_labels_stay_inside_the_chart():
+    chart = charts.line_chart(title="t", values=[(D, 1.0)], start=D, end=D + dt.timedelta(days=10))
+    assert [t.anchor for t in chart.x_ticks] == ["start", "middle", "end"]
