@@ -1,0 +1,301 @@
+"""Every URL of the project × anonymous / learner A / learner B / staff, with the expected status.
+
+The URLs come from the resolver, so a new URL without a row here fails
+``test_every_url_has_an_expectation``. Learner A owns the session, test result and the other
+objects in the URLs; learner B is another learner; staff is a superuser who is not their owner.
+A cell is the status of one request with redirects not followed: 302 to a login page is how
+a page says "sign in first", 404 is how it hides someone else's object.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+import respx
+from allauth.account.models import EmailAddress
+from channels.testing import WebsocketCommunicator
+from django.contrib.admin.sites import site as admin_site
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from config.asgi import application
+from tutor.models import (
+    ConversationItem,
+    OralQuiz,
+    Review,
+    TestResult,
+    TutorSession,
+    WordProgress,
+)
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "learner_a", "learner_b", "staff")
+STANDIN_KEY = "sk-standin-matrix-test"
+
+
+def row(anonymous: int, learner_a: int, learner_b: int, staff: int) -> dict[str, int]:
+    return dict(zip(ROLES, (anonymous, learner_a, learner_b, staff)))
+
+
+PUBLIC = row(200, 200, 200, 200)
+SIGNED_IN = row(302, 200, 200, 200)  # anonymous visitors are sent to the login page
+OWN_ONLY = row(302, 200, 404, 404)  # learner A's object: everyone else gets "not found"
+STAFF_ONLY = row(302, 302, 302, 200)  # the admin sends non-staff to its login page
+STAFF_REDIRECT = row(302, 302, 302, 302)
+GUESTS_ONLY = row(200, 302, 302, 302)  # sign-in pages: signed-in users are sent on
+NOT_ALLOWED = row(405, 405, 405, 405)
+BEARER_ONLY = row(401, 401, 401, 401)  # the stand-in wants its bearer key, not a session
+
+
+# --- The admin's model pages: every registered model must be listed ------------------------
+
+# Staff may list, add, change, delete and see the history of each; nobody else sees any of it.
+ADMIN_MODELS = [
+    "auth/group",
+    "account/emailaddress",
+    "accounts/user",
+    "tutor/wordlist",
+    "tutor/word",
+    "tutor/assignment",
+    "tutor/wordprogress",
+    "tutor/testresult",
+    "tutor/tutorsession",
+    "tutor/conversationitem",
+    "tutor/review",
+    "tutor/oralquiz",
+]
+
+
+def _admin_model_rows() -> dict[str, dict]:
+    rows = {}
+    for model in ADMIN_MODELS:
+        base = f"admin/{model}/"
+        rows[base] = {"GET": STAFF_ONLY}
+        rows[base + "add/"] = {"GET": STAFF_ONLY, "POST": STAFF_ONLY}  # POST: the form again, with errors
+        rows[base + "<path:object_id>/change/"] = {"GET": STAFF_ONLY, "POST": STAFF_ONLY}
+        rows[base + "<path:object_id>/delete/"] = {"GET": STAFF_ONLY}
+        rows[base + "<path:object_id>/history/"] = {"GET": STAFF_ONLY}
+        rows[base + "<path:object_id>/"] = {"GET": STAFF_REDIRECT}  # to the change page
+    return rows
+
+
+# --- Every URL: route pattern -> {method: row} -----------------------------------------------
+
+EXPECTED: dict[str, dict[str, dict[str, int]]] = {
+    "healthz": {"GET": PUBLIC},
+    # Learner pages
+    "": {"GET": PUBLIC},  # the landing page, or the learner's dashboard
+    "tutor/": {"GET": SIGNED_IN},
+    "sessions/<int:session_id>/": {"GET": OWN_ONLY},
+    "review/": {"GET": SIGNED_IN},
+    "review/grade/": {"GET": row(302, 405, 405, 405), "POST": row(302, 400, 400, 400)},
+    "test/": {"GET": SIGNED_IN},
+    "test/submit/": {"GET": row(302, 405, 405, 405), "POST": row(302, 400, 400, 400)},
+    "test/results/<int:result_id>/": {"GET": OWN_ONLY},
+    # A fresh key for A's session: JSON 401 for visitors, "not found" for anyone else's.
+    "tutor/token/": {"GET": NOT_ALLOWED, "POST": row(401, 200, 404, 404)},
+    # The Realtime stand-in: an API with bearer keys, the same for every signed-in user.
+    "standin/v1/realtime/client_secrets": {"GET": NOT_ALLOWED, "POST": BEARER_ONLY},
+    "standin/v1/realtime/calls": {"GET": NOT_ALLOWED, "POST": BEARER_ONLY},
+    "standin/v1/realtime/calls/<str:call_id>/hangup": {"GET": NOT_ALLOWED, "POST": BEARER_ONLY},
+    # Accounts (allauth)
+    "accounts/login/": {"GET": GUESTS_ONLY},
+    "accounts/logout/": {"GET": row(302, 200, 200, 200), "POST": row(302, 302, 302, 302)},
+    "accounts/inactive/": {"GET": PUBLIC},
+    "accounts/signup/": {"GET": GUESTS_ONLY},
+    "accounts/reauthenticate/": {"GET": SIGNED_IN},
+    "accounts/email/": {"GET": SIGNED_IN, "POST": row(302, 302, 302, 302)},  # no action: back to the page
+    "accounts/confirm-email/": {"GET": PUBLIC},
+    "accounts/password/change/": {"GET": SIGNED_IN, "POST": SIGNED_IN},
+    "accounts/password/set/": {"GET": row(302, 302, 302, 302)},  # they all have a password
+    "accounts/password/reset/": {"GET": PUBLIC},
+    "accounts/login/code/confirm/": {"GET": row(302, 302, 302, 302)},
+    "accounts/^confirm-email/(?P<key>[-:\\w]+)/$": {"GET": PUBLIC},  # a bogus key: "invalid link"
+    "accounts/password/reset/key/done/": {"GET": PUBLIC},
+    "accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": {"GET": PUBLIC},  # bad token page
+    "accounts/password/reset/done/": {"GET": PUBLIC},
+    # The admin
+    "admin/": {"GET": STAFF_ONLY},
+    "admin/login/": {"GET": row(200, 200, 200, 302)},  # non-staff see "not authorised" and the form
+    "admin/logout/": {"GET": row(302, 302, 302, 405), "POST": row(302, 302, 302, 200)},
+    "admin/password_change/": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
+    "admin/password_change/done/": {"GET": STAFF_ONLY},
+    "admin/autocomplete/": {"GET": row(302, 302, 302, 403)},  # no field named: refused
+    "admin/jsi18n/": {"GET": STAFF_ONLY},
+    "admin/r/<path:content_type_id>/<path:object_id>/": {"GET": row(302, 302, 302, 404)},  # users have no public page
+    "admin/^(?P<app_label>auth|account|accounts|tutor)/$": {"GET": STAFF_ONLY},
+    "admin/(?P<url>.*)$": {"GET": row(302, 302, 302, 404)},  # the admin's catch-all
+    "admin/accounts/user/<id>/password/": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
+    "admin/tutor/wordlist/import/": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
+    "admin/tutor/tutorsession/usage/": {"GET": STAFF_ONLY},
+    **_admin_model_rows(),
+}
+
+
+def url_patterns() -> list[str]:
+    """Every route of the project, as one string per pattern (prefixes joined)."""
+
+    def walk(patterns, prefix: str):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                yield prefix + str(pattern.pattern)
+
+    return list(dict.fromkeys(walk(get_resolver().url_patterns, "")))
+
+
+# --- The world the URLs point into --------------------------------------------------------
+
+
+@pytest.fixture
+def world(alice, bob, staff, alice_words):
+    word = alice_words.words.first()
+    session = TutorSession.objects.create(
+        learner=alice, model="gpt-realtime", voice="marin", instructions="Focus words: gato", focus_words=["gato"]
+    )
+    result = TestResult.objects.create(learner=alice, word_list=alice_words, score=1, max_score=2)
+    objects = {
+        "auth/group": Group.objects.create(name="Teachers"),
+        "account/emailaddress": EmailAddress.objects.create(user=alice, email=alice.email, verified=True, primary=True),
+        "accounts/user": alice,
+        "tutor/wordlist": alice_words,
+        "tutor/word": word,
+        "tutor/assignment": alice.assignments.first(),
+        "tutor/wordprogress": WordProgress.objects.create(learner=alice, word=word),
+        "tutor/testresult": result,
+        "tutor/tutorsession": session,
+        "tutor/conversationitem": ConversationItem.objects.create(
+            session=session, item_id="item_1", role="user", text="hola"
+        ),
+        "tutor/review": Review.objects.create(learner=alice, word=word, outcome="correct"),
+        "tutor/oralquiz": OralQuiz.objects.create(session=session, words=["gato"]),
+    }
+    return {"session": session, "result": result, "objects": objects, "users": (alice, bob, staff)}
+
+
+def concrete_path(pattern: str, world: dict) -> str:
+    """A real path for ``pattern``, pointing at learner A's objects."""
+    fixed = {
+        "accounts/^confirm-email/(?P<key>[-:\\w]+)/$": "/accounts/confirm-email/not-a-real-key/",
+        "accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": "/accounts/password/reset/key/1-set-password/",
+        "admin/^(?P<app_label>auth|account|accounts|tutor)/$": "/admin/tutor/",
+        "admin/(?P<url>.*)$": "/admin/no-such-page/",
+        "admin/r/<path:content_type_id>/<path:object_id>/": (
+            f"/admin/r/{ContentType.objects.get_for_model(world['users'][0]).pk}/{world['users'][0].pk}/"
+        ),
+    }
+    if pattern in fixed:
+        return fixed[pattern]
+    path = "/" + pattern
+    path = path.replace("<int:session_id>", str(world["session"].pk))
+    path = path.replace("<int:result_id>", str(world["result"].pk))
+    path = path.replace("<str:call_id>", "rtc_not_a_call")
+    path = path.replace("admin/accounts/user/<id>/", f"admin/accounts/user/{world['users'][0].pk}/")
+    if "<path:object_id>" in path:
+        model = re.match(r"/admin/(\w+/\w+)/", path).group(1)
+        path = path.replace("<path:object_id>", str(world["objects"][model].pk))
+    assert "<" not in path and "^" not in path, f"no concrete path for {pattern!r}"
+    return path
+
+
+def client_for(role: str, world: dict) -> Client:
+    client = Client()
+    users = dict(zip(ROLES[1:], world["users"]))
+    if role in users:
+        client.force_login(users[role])
+    return client
+
+
+def status_of(role: str, method: str, pattern: str, world: dict) -> int:
+    client = client_for(role, world)
+    path = concrete_path(pattern, world)
+    if method == "GET":
+        return client.get(path).status_code
+    if pattern == "tutor/token/":
+        return client.post(path, data=json.dumps({"session_id": world["session"].pk}),
+                           content_type="application/json").status_code
+    return client.post(path, data={}).status_code
+
+
+@pytest.fixture
+def upstream(settings):
+    """The stand-in's key endpoint faked at the HTTP layer; limits out of the way."""
+    settings.REALTIME_BASE_URL = ""
+    settings.STANDIN_API_KEY = STANDIN_KEY
+    settings.OPENAI_API_KEY = ""
+    settings.TUTOR_MINTS_PER_MINUTE = 1000
+    with respx.mock(assert_all_called=False) as router:
+        router.post("http://testserver/standin/v1/realtime/client_secrets").mock(
+            return_value=httpx.Response(200, json={"value": "ek_matrix", "expires_at": 1767225600, "session": {}})
+        )
+        yield router
+
+
+# --- The tests ----------------------------------------------------------------------------
+
+
+def test_every_url_has_an_expectation():
+    missing = [pattern for pattern in url_patterns() if pattern not in EXPECTED]
+    assert missing == [], "add a row to EXPECTED for each new URL: " + ", ".join(map(repr, missing))
+
+
+def test_every_admin_model_is_listed():
+    registered = {f"{model._meta.app_label}/{model._meta.model_name}" for model in admin_site._registry}
+    assert registered == set(ADMIN_MODELS)
+
+
+@pytest.mark.parametrize("pattern", [p for p in EXPECTED if p in set(url_patterns())])
+def test_each_role_gets_the_expected_status(pattern, world, upstream):
+    actual = {
+        method: {role: status_of(role, method, pattern, world) for role in ROLES}
+        for method in EXPECTED[pattern]
+    }
+    assert actual == EXPECTED[pattern]
+
+
+def test_the_standin_opens_to_its_bearer_key_only(client, upstream):
+    """The stand-in cells above are 401 for every session; its server key is what opens it."""
+    respx.stop()  # talk to the real stand-in view, not the fake one
+    response = client.post(
+        "/standin/v1/realtime/client_secrets", data={}, content_type="application/json",
+        headers={"Authorization": f"Bearer {STANDIN_KEY}"},
+    )
+    assert response.status_code == 200 and response.json()["value"].startswith("ek_")
+    hangup = client.post("/standin/v1/realtime/calls/rtc_nope/hangup", headers={"Authorization": f"Bearer {STANDIN_KEY}"})
+    assert hangup.status_code == 404  # authorised; just no such call
+
+
+# --- The conversation socket --------------------------------------------------------------
+
+SOCKET_EXPECTED = {"anonymous": (False, 4401), "learner_a": (True, None), "learner_b": (False, 4404), "staff": (False, 4404)}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_conversation_socket_opens_to_its_learner_only(alice, bob, staff):
+    from asgiref.sync import sync_to_async
+
+    session = await TutorSession.objects.acreate(learner=alice, model="m", voice="v", instructions="")
+    users = {"learner_a": alice, "learner_b": bob, "staff": staff}
+
+    @sync_to_async
+    def cookie_for(user) -> str:
+        client = Client()
+        client.force_login(user)
+        return client.cookies["sessionid"].value
+
+    actual = {}
+    for role in ROLES:
+        headers = [(b"origin", b"http://localhost:8000")]
+        if role in users:
+            headers.append((b"cookie", f"sessionid={await cookie_for(users[role])}".encode()))
+        communicator = WebsocketCommunicator(application, f"/ws/tutor/sessions/{session.pk}/", headers=headers)
+        actual[role] = await communicator.connect(timeout=5)
+        await communicator.disconnect()
+    assert actual == SOCKET_EXPECTED
