@@ -189,7 +189,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "tool_result", "call_id": message.call_id, "output": output})
 
     async def _session_end(self, message: EndMessage) -> None:
-        await self.session.arefresh_from_db(fields=["status"])
+        await database_sync_to_async(self.session.refresh_from_db)(fields=["status"])
         was_open = self.session.status not in CLOSED_STATUSES
         session = await database_sync_to_async(session_end)(session=self.session, reason=message.reason)
         duration = session.duration

@@ -3,7 +3,9 @@
 import httpx
 import pytest
 import respx
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.db import connections
 
 from tests.tutor.test_conversation_consumer import ask, open_socket, session_cookie
 from tutor import hangups
@@ -31,6 +33,8 @@ async def no_hangups_left():
     yield
     for session_id in hangups.hangups_scheduled():
         hangups.hangup_cancel(session_id)
+    # The async ORM's thread keeps its connection open; PostgreSQL won't drop the test database.
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
