@@ -172,10 +172,10 @@ def _item(content: dict) -> ItemMessage:
         raise MessageInvalid("invalid", "item must be an object")
     item_id = _string(item, "id", pattern=ITEM_ID, max_chars=128)
     role = item.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:  # a dict or list is unhashable
         raise MessageInvalid("invalid", "role must be user, assistant or tool", item_id)
     kind = item.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise MessageInvalid("invalid", f"kind must be one of {', '.join(sorted(KINDS))}", item_id)
     text = _string(item, "text", max_chars=MAX_TEXT_CHARS, item_id=item_id)
     order = item.get("order")
