@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass
 
 from tutor.models import ConversationItem, Review, TutorSession, Word, WordProgress
@@ -150,3 +151,24 @@ def session_recap(*, session: TutorSession, now: dt.datetime) -> Recap:
         minutes=minutes,
         in_progress=in_progress,
     )
+
+
+def practised_counts(*, sessions: list[TutorSession]) -> dict[int, int]:
+    """How many words each session practised, counted as its recap counts them (two queries)."""
+    ids = [session.pk for session in sessions]
+    if not ids:
+        return {}
+    practised: dict[int, set[str]] = {pk: set() for pk in ids}
+    voice = Review.objects.filter(session_id__in=ids, source=Review.Source.VOICE)
+    for session_id, term in voice.values_list("session_id", "word__term"):
+        practised[session_id].add(text_fold(term))
+    said: dict[int, list[str]] = defaultdict(list)
+    turns = ConversationItem.objects.filter(
+        session_id__in=ids, role=ConversationItem.Role.USER, kind=ConversationItem.Kind.MESSAGE
+    ).order_by("session_id", "order", "pk")
+    for session_id, text in turns.values_list("session_id", "text"):
+        said[session_id].append(text)
+    for session in sessions:
+        text = " \n ".join(said[session.pk])
+        practised[session.pk].update(text_fold(term) for term in _focus_terms(session) if said_in(term, text))
+    return {pk: len(keys) for pk, keys in practised.items()}

@@ -20,6 +20,8 @@ from tutor.models import Review, Word, WordProgress
 from tutor.practice import word_practice_record
 
 ROUND_SIZE = 10
+# A round left unfinished for longer is dropped: the next visit starts one on today's words.
+ROUND_MAX_AGE = dt.timedelta(hours=6)
 SESSION_KEY = "tutor.review_round"
 
 GRADES: dict[str, str] = {
@@ -50,6 +52,7 @@ class ReviewRound:
     """The word ids of one round and the grade given to each card so far."""
 
     word_ids: list[int]
+    started_at: float  # POSIX timestamp
     grades: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -65,6 +68,9 @@ class ReviewRound:
         """The number of the card being shown, counting from one."""
         return len(self.grades) + 1
 
+    def is_stale(self, now: dt.datetime) -> bool:
+        return not 0 <= now.timestamp() - self.started_at <= ROUND_MAX_AGE.total_seconds()
+
     def grade_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(GRADES, 0)
         for grade in self.grades.values():
@@ -72,15 +78,21 @@ class ReviewRound:
         return counts
 
     def to_session(self) -> dict[str, Any]:
-        return {"words": self.word_ids, "grades": [[k, v] for k, v in self.grades.items()]}
+        return {
+            "words": self.word_ids,
+            "started": self.started_at,
+            "grades": [[k, v] for k, v in self.grades.items()],
+        }
 
     @classmethod
     def from_session(cls, data: Any) -> ReviewRound | None:
         """The round saved by ``to_session``; None when there is none or it is malformed."""
         if not isinstance(data, dict):
             return None
-        words, grades = data.get("words"), data.get("grades")
+        words, grades, started = data.get("words"), data.get("grades"), data.get("started")
         if not isinstance(words, list) or not isinstance(grades, list):
+            return None
+        if isinstance(started, bool) or not isinstance(started, (int, float)):
             return None
         if not all(isinstance(word_id, int) for word_id in words):
             return None
@@ -89,7 +101,7 @@ class ReviewRound:
             if not (isinstance(pair, list) and len(pair) == 2 and pair[0] in words and pair[1] in GRADES):
                 return None
             graded[pair[0]] = pair[1]
-        return cls(word_ids=list(words), grades=graded)
+        return cls(word_ids=list(words), started_at=float(started), grades=graded)
 
 
 def _assigned_words(*, learner):
@@ -127,7 +139,8 @@ def review_cards(*, learner, now: dt.datetime, limit: int = ROUND_SIZE) -> list[
 
 
 def review_round_start(*, learner, now: dt.datetime, limit: int = ROUND_SIZE) -> ReviewRound:
-    return ReviewRound(word_ids=[card.word.pk for card in review_cards(learner=learner, now=now, limit=limit)])
+    cards = review_cards(learner=learner, now=now, limit=limit)
+    return ReviewRound(word_ids=[card.word.pk for card in cards], started_at=now.timestamp())
 
 
 def review_round_card(*, learner, review_round: ReviewRound, now: dt.datetime) -> Card | None:

@@ -22,7 +22,7 @@ from tutor.progress import learner_overview
 from tutor import review
 from tutor.forms import ReviewGradeForm, WrittenTestForm
 from tutor.models import TestResult
-from tutor.recap import session_recap
+from tutor.recap import practised_counts, session_recap
 from tutor.review import ReviewRound
 from tutor.written_test import (
     WrittenTestInvalid,
@@ -41,6 +41,10 @@ def home(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     overview = learner_overview(learner=request.user, now=now)
     history = learner_history(learner=request.user, now=now)
+    # Counted as the session recaps count them: tool recordings and words heard in the transcript.
+    practised = practised_counts(sessions=history.sessions)
+    for session in history.sessions:
+        session.words_practised = practised[session.pk]
     return render(request, "tutor/dashboard.html", {"overview": overview, "history": history})
 
 
@@ -189,7 +193,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
     """The next flashcard of the learner's round; a new round when none is going on."""
     now = timezone.now()
     review_round = ReviewRound.from_session(request.session.get(review.SESSION_KEY))
-    if review_round is None:
+    if review_round is None or review_round.is_stale(now):
         review_round = review.review_round_start(learner=request.user, now=now)
         if not review_round.word_ids:
             return render(request, "tutor/review.html", {"card": None, "round": None})

@@ -4,7 +4,7 @@ import pytest
 
 from tutor.models import TutorSession, Word, WordList, WordProgress
 from tutor.practice import word_practice_record
-from tutor.recap import said_in, session_recap
+from tutor.recap import practised_counts, said_in, session_recap
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
@@ -132,3 +132,26 @@ def test_it_takes_a_fixed_number_of_queries(alice, session, django_assert_max_nu
     session = TutorSession.objects.select_related("learner").get(pk=session.pk)
     with django_assert_max_num_queries(4):
         session_recap(session=session, now=NOW)
+
+
+def test_practised_counts_match_the_recaps_for_many_sessions_in_two_queries(
+    alice, session, django_assert_num_queries
+):
+    other = TutorSession.objects.create(
+        learner=alice, model="m", voice="v", instructions="", focus_words=["agua", "casa"]
+    )
+    empty = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="")
+    word_practice_record(
+        learner=alice, word=Word.objects.get(term="perro"), outcome="correct", source="voice", session=session, now=NOW
+    )
+    say(session, "mi gato, mi perro")
+    say(other, "agua por favor")
+    sessions = list(TutorSession.objects.filter(pk__in=[session.pk, other.pk, empty.pk]))
+
+    with django_assert_num_queries(2):
+        counts = practised_counts(sessions=sessions)
+
+    assert counts == {session.pk: 2, other.pk: 1, empty.pk: 0}
+    for each in sessions:
+        assert counts[each.pk] == len(session_recap(session=each, now=NOW).practised)
+    assert practised_counts(sessions=[]) == {}

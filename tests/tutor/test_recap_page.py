@@ -46,6 +46,12 @@ def test_the_dashboard_links_each_session_to_its_recap(alice_client, ended_sessi
     assert f'href="/sessions/{ended_session.pk}/">Recap<' in body
 
 
+def test_the_dashboard_counts_words_practised_as_the_recap_does(alice_client, ended_session):
+    # perro from the tutor's recording, gato from what the learner said.
+    session = alice_client.get("/").context["history"].sessions[0]
+    assert session.words_practised == 2
+
+
 def test_it_checks_ownership(bob_client, ended_session):
     assert bob_client.get(f"/sessions/{ended_session.pk}/").status_code == 404
 

@@ -90,7 +90,7 @@ def test_a_card_is_graded_once_per_round(alice, alice_words):
 
 
 def test_a_word_outside_the_round_is_not_graded(alice, alice_words):
-    round_ = ReviewRound(word_ids=[alice_words.words.get(term="gato").pk])
+    round_ = ReviewRound(word_ids=[alice_words.words.get(term="gato").pk], started_at=NOW.timestamp())
     perro = alice_words.words.get(term="perro")
     assert not review_card_grade(learner=alice, review_round=round_, word=perro, grade="good", now=NOW)
     assert not Review.objects.exists()
@@ -122,10 +122,25 @@ def test_words_of_a_list_taken_away_mid_round_are_dropped(alice, alice_words):
 
 
 def test_the_round_survives_the_session_as_json_and_rejects_junk(alice, alice_words):
-    round_ = ReviewRound(word_ids=[3, 1, 2], grades={1: "good"})
+    round_ = ReviewRound(word_ids=[3, 1, 2], started_at=NOW.timestamp(), grades={1: "good"})
     assert ReviewRound.from_session(round_.to_session()) == round_
-    for junk in [None, "x", {"words": "1"}, {"words": [1], "grades": [[2, "good"]]}, {"words": [1], "grades": [[1, "easy"]]}]:
+    for junk in [
+        None,
+        "x",
+        {"words": "1", "grades": [], "started": 1.0},
+        {"words": [1], "grades": [[2, "good"]], "started": 1.0},
+        {"words": [1], "grades": [[1, "easy"]], "started": 1.0},
+        {"words": [1], "grades": []},
+        {"words": [1], "grades": [], "started": "yesterday"},
+    ]:
         assert ReviewRound.from_session(junk) is None
+
+
+def test_a_round_goes_stale_after_six_hours():
+    round_ = ReviewRound(word_ids=[1], started_at=NOW.timestamp())
+    assert not round_.is_stale(NOW + dt.timedelta(hours=5, minutes=59))
+    assert round_.is_stale(NOW + dt.timedelta(hours=6, minutes=1))
+    assert round_.is_stale(NOW - dt.timedelta(hours=1))  # a clock that went back
 
 
 def test_the_grade_buttons_tell_when_the_word_comes_back(alice, alice_words):

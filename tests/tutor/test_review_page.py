@@ -1,5 +1,8 @@
+import datetime as dt
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tutor.models import Review, Word, WordList, WordProgress
 from tutor.review import SESSION_KEY
@@ -105,3 +108,14 @@ def test_grading_needs_a_post_with_a_csrf_token(alice, alice_words):
 def test_anonymous_visitors_are_sent_to_sign_in(client, alice_words):
     for response in [client.get("/review/"), client.post("/review/grade/", {"word": 1, "grade": "good"})]:
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_an_old_unfinished_round_makes_way_for_a_new_one(alice_client, alice, alice_words):
+    grade(alice_client, current_word(alice_client))  # gato, graded: the round moves on to perro
+    session = alice_client.session
+    session[SESSION_KEY]["started"] = (timezone.now() - dt.timedelta(hours=7)).timestamp()
+    session.save()
+    response = alice_client.get("/review/")
+    # A fresh round: gato is not due until tomorrow, so it starts at perro as card 1 of 3.
+    assert response.context["card"].word.term == "perro"
+    assert "Card 1 of 3" in response.content.decode()
