@@ -227,7 +227,15 @@ async def test_the_learner_pages_fit_a_phone(chromium, daphne_server):
     await page.locator("button.grade-good").wait_for(state="visible")
     await phone.check(page, "review-answer")
     await page.tap("button.grade-good")
-    await page.wait_for_function("() => document.querySelector('[data-review-progress]').textContent.includes('Card 2 of 8')")
+    for card in range(2, 9):
+        await page.wait_for_function(
+            "n => document.querySelector('[data-review-progress]').textContent.includes(`Card ${n} of 8`)", arg=card
+        )
+        await page.tap(".flashcard-answer summary")
+        await page.tap("button.grade-again" if card == 2 else "button.grade-good")
+    await page.locator("[data-review-done]").wait_for()
+    assert "Round done: 8 cards" in await page.text_content("[data-review-done] h2")
+    await phone.check(page, "review-done")
 
     await page.goto(f"{base}/test/")
     await answer_test(page, wrong=1)
