@@ -1,0 +1,210 @@
+"""What the benchmark scripts share: a database to run on, daphne, percentiles, progress, output.
+
+Every benchmark measures its baseline in the same run and prints each figure beside it with
+the ratio, because timings on a shared 2-core machine drift from one minute to the next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import os
+import platform
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+BENCH_DB_NAME = "parlance_bench"
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--smoke", action="store_true", help="a few-seconds run that only checks the script works")
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", ""),
+        help="where to build the benchmark's data (default: a temporary SQLite file, or a "
+        f"'{BENCH_DB_NAME}' database beside DATABASE_URL when that is PostgreSQL)",
+    )
+    return p
+
+
+def machine() -> str:
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+
+
+def bench_database_url(explicit: str, *, need_postgres: bool = False) -> str:
+    """The benchmark's own database: never the one the app or the tests use."""
+    if explicit:
+        url = explicit
+    else:
+        configured = os.environ.get("DATABASE_URL", "")
+        if configured.startswith(("postgres://", "postgresql://")):
+            url = urlunsplit(urlsplit(configured)._replace(path="/" + BENCH_DB_NAME))
+        elif need_postgres:
+            url = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB_NAME}"
+        else:
+            path = Path(tempfile.gettempdir()) / f"parlance-bench-{os.getpid()}.sqlite3"
+            atexit.register(lambda: [Path(f"{path}{end}").unlink(missing_ok=True) for end in ("", "-journal")])
+            url = f"sqlite:///{path}"
+    if need_postgres and not url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit("This benchmark needs PostgreSQL: pass --database-url postgres://…")
+    return url
+
+
+def postgres_database_create(url: str) -> None:
+    """CREATE DATABASE for ``url`` if it does not exist (connecting to its server's 'postgres')."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres", scheme="postgresql"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_setup(database_url: str, **env: str) -> None:
+    """Configure Django on ``database_url`` (created and migrated) in this process."""
+    if database_url.startswith(("postgres://", "postgresql://")):
+        postgres_database_create(database_url)
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("LOG_LEVEL", "warning")
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def raise_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+@contextlib.contextmanager
+def daphne(database_url: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
+    """daphne serving the app on a free port; yields the process and its base URL."""
+    import httpx
+
+    port = free_port()
+    child_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "warning",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    log = tempfile.NamedTemporaryFile(prefix="bench-daphne-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=REPO, env=child_env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=raise_open_files_limit,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"daphne exited:\n{Path(log.name).read_text()}")
+            try:
+                httpx.get(base_url + "/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"daphne did not start:\n{Path(log.name).read_text()}") from None
+                time.sleep(0.1)
+        process.log_path = log.name
+        yield process, base_url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100), linear between closest ranks."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[max(0, min(98, round(q) - 1))]
+
+
+class Progress:
+    """A progress line on stderr, at most a few times a second."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.done, self.shown = label, total, 0, 0.0
+        self.started = time.monotonic()
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.shown > 0.5 or self.done >= self.total:
+            self.shown = now
+            print(f"\r  {self.label}: {self.done}/{self.total} ({now - self.started:.0f} s)", end="", file=sys.stderr)
+            if self.done >= self.total:
+                print(file=sys.stderr)
+
+
+def header(title: str, args) -> None:
+    print(f"# {title}")
+    print(f"machine: {machine()}")
+    print(f"command: python {' '.join(sys.argv)}")
+    if args.smoke:
+        print("mode: smoke (few samples: the figures are not meaningful)")
+
+
+def figure(name: str, value: float, baseline: float, unit: str, *, target: str = "", better: str = "lower") -> float:
+    """Print one figure beside its baseline and their ratio; returns the ratio."""
+    ratio = value / baseline if baseline else float("inf")
+    line = f"{name}: {value:.3f} {unit} | baseline {baseline:.3f} {unit} | ratio {ratio:.2f}"
+    if target:
+        line += f" | target {target}"
+    print(line)
+    return ratio
+
+
+def verdict(name: str, met: bool, detail: str) -> None:
+    print(f"target {name}: {'met' if met else 'MISSED'} ({detail})")

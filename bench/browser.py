@@ -1,0 +1,216 @@
+"""The page's Realtime client against the official one: time from "Start" to `session.updated`,
+and bytes of JavaScript.
+
+Ours: the tutor page as a signed-in learner sees it. Theirs: `@openai/agents-realtime`
+(npm-installed into a temporary folder, bundled and minified with esbuild, never committed),
+on a tiny page served from the same origin. Both, on "Start", fetch a key from POST
+/tutor/token/ (the same `ek_` key, the same session config), open the microphone (Chromium's
+fake one) and connect over WebRTC to the same Realtime stand-in under daphne, in the same
+headless Chromium. The clock runs from the click to the first `session.updated` event.
+Runs alternate between the two, each in a fresh browser context.
+
+    python bench/browser.py [--smoke] [--runs N]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from _common import (
+    REPO,
+    Progress,
+    bench_database_url,
+    daphne,
+    django_setup,
+    figure,
+    header,
+    parser,
+    percentile,
+    verdict,
+)
+
+PACKAGE = "@openai/agents-realtime"
+TIMEOUT_MS = 30_000
+
+ENTRY_JS = """
+import { RealtimeAgent, RealtimeSession } from "@openai/agents-realtime";
+
+document.getElementById("start").addEventListener("click", async () => {
+  const csrf = (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] || "";
+  const response = await fetch("/tutor/token/", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+    body: "{}",
+  });
+  const token = await response.json();
+  const agent = new RealtimeAgent({ name: "Tutor" });
+  const session = new RealtimeSession(agent, { transport: "webrtc", model: token.model });
+  session.on("transport_event", (event) => {
+    if (event.type === "session.updated" && window.benchLive === undefined) window.benchLive = performance.now();
+    if (event.type === "error") window.benchError = JSON.stringify(event);
+  });
+  try {
+    await session.connect({ apiKey: token.client_secret, url: token.calls_url });
+  } catch (error) {
+    window.benchError = String(error);
+  }
+});
+"""
+
+OFFICIAL_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>official client</title></head>
+<body><button id="start">Start</button><script src="/bench/official/bundle.js"></script></body></html>
+"""
+
+# The clock: a capturing click listener on the start button, and, for our page, the moment
+# the page turns "live" (it does on its first session.updated).
+CLOCK_JS = """
+document.addEventListener("click", (event) => {
+  if (event.target.closest("#start, [data-action=start]") && window.benchStart === undefined) {
+    window.benchStart = performance.now();
+  }
+}, true);
+document.addEventListener("DOMContentLoaded", () => {
+  const root = document.getElementById("tutor");
+  if (!root) return;
+  new MutationObserver(() => {
+    if (root.dataset.state === "live" && window.benchLive === undefined) window.benchLive = performance.now();
+  }).observe(root, { attributes: true, attributeFilter: ["data-state"] });
+});
+"""
+
+
+def official_bundle(workdir: Path) -> tuple[bytes, str]:
+    """npm-install the official client and esbuild, bundle and minify it; the bundle and version."""
+    (workdir / "package.json").write_text('{"name": "bench-official", "private": true}')
+    (workdir / "entry.js").write_text(ENTRY_JS)
+    started = time.monotonic()
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", PACKAGE, "esbuild"],
+                   cwd=workdir, check=True, capture_output=True, timeout=600)
+    subprocess.run(["node_modules/.bin/esbuild", "entry.js", "--bundle", "--minify", "--format=iife",
+                    "--platform=browser", "--target=es2020", "--outfile=bundle.js", "--log-level=error"],
+                   cwd=workdir, check=True, capture_output=True, timeout=300)
+    version = json.loads((workdir / "node_modules" / PACKAGE / "package.json").read_text())["version"]
+    print(f"official client: {PACKAGE} {version} (installed and bundled in {time.monotonic() - started:.1f} s)")
+    return (workdir / "bundle.js").read_bytes(), version
+
+
+def learner_cookie() -> str:
+    from django.test import Client
+
+    from accounts.models import User
+    from tutor.models import Assignment, Word, WordList
+
+    learner = User.objects.create_user(email=f"browser-{time.time_ns()}@bench.test", password="x",
+                                       target_language="es", cefr_level="A2")
+    words = WordList.objects.create(name=f"bench {learner.pk}", language="es")
+    for position, (term, meaning) in enumerate([("gato", "cat"), ("perro", "dog"), ("casa", "house")]):
+        Word.objects.create(word_list=words, term=term, meaning=meaning, position=position)
+    Assignment.objects.create(learner=learner, word_list=words)
+    client = Client()
+    client.force_login(learner)
+    return client.cookies["sessionid"].value
+
+
+async def one_run(browser, base_url: str, cookie: str, which: str, bundle: bytes) -> tuple[float, int, int]:
+    """Milliseconds from the click to session.updated, and the page's JS bytes (raw, gzip)."""
+    context = await browser.new_context()
+    await context.add_cookies([{"name": "sessionid", "value": cookie, "url": base_url}])
+    await context.add_init_script(CLOCK_JS)
+    await context.route("**/bench/official/", lambda route: route.fulfill(body=OFFICIAL_PAGE, content_type="text/html"))
+    await context.route("**/bench/official/bundle.js",
+                        lambda route: route.fulfill(body=bundle, content_type="text/javascript"))
+    page = await context.new_page()
+    scripts: list[asyncio.Task] = []
+    page.on("response", lambda r: scripts.append(asyncio.ensure_future(r.body())) if r.request.resource_type == "script" else None)
+    try:
+        await page.goto(f"{base_url}/tutor/")  # sets the CSRF cookie, for both pages
+        if which == "official":
+            scripts.clear()
+            await page.goto(f"{base_url}/bench/official/")
+            await page.click("#start")
+        else:
+            await page.click("[data-action=start]")
+        await page.wait_for_function("() => window.benchLive !== undefined || window.benchError !== undefined",
+                                     timeout=TIMEOUT_MS)
+        error = await page.evaluate("() => window.benchError")
+        if error:
+            raise SystemExit(f"{which} client failed: {error}")
+        elapsed = await page.evaluate("() => window.benchLive - window.benchStart")
+        bodies = [await task for task in scripts]
+        return elapsed, sum(len(b) for b in bodies), sum(len(gzip.compress(b)) for b in bodies)
+    finally:
+        await context.close()
+
+
+async def run(base_url: str, cookie: str, bundle: bytes, runs: int, warmup: int) -> dict:
+    from playwright.async_api import async_playwright
+
+    from tests.support.browser import CHROMIUM, chromium_args
+
+    results = {"ours": [], "official": []}
+    sizes = {}
+    progress = Progress("runs (ours, official, alternating)", 2 * (runs + warmup))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=chromium_args())
+        try:
+            for n in range(runs + warmup):
+                for which in ("ours", "official"):
+                    elapsed, raw, packed = await one_run(browser, base_url, cookie, which, bundle)
+                    if n >= warmup:
+                        results[which].append(elapsed)
+                    sizes[which] = (raw, packed)
+                    progress.step()
+        finally:
+            await browser.close()
+    return {"times": results, "sizes": sizes}
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=0, help="timed runs of each client (default 20; 1 with --smoke)")
+    args = p.parse_args()
+    runs = args.runs or (1 if args.smoke else 20)
+    warmup = 0 if args.smoke else 2
+    header('Browser: "Start" to session.updated, and JavaScript bytes: our client vs the official one', args)
+    if shutil.which("npm") is None:
+        raise SystemExit("npm is needed to install the official client")
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-official-"))
+    try:
+        bundle, _ = official_bundle(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    database_url = bench_database_url(args.database_url)
+    env = {"REALTIME_STANDIN": "on", "OPENAI_API_KEY": "", "TUTOR_MINTS_PER_MINUTE": "1000000",
+           "TUTOR_MAX_LIVE_SESSIONS": "1000000"}
+    django_setup(database_url, **env)
+    cookie = learner_cookie()
+    from django.db import connections
+
+    connections.close_all()
+    with daphne(database_url, env) as (_, base_url):
+        result = asyncio.run(run(base_url, cookie, bundle, runs, warmup))
+
+    ours, official = result["times"]["ours"], result["times"]["official"]
+    print(f"runs: {runs} of each after {warmup} warm-up runs, alternating, headless Chromium, the stand-in under daphne")
+    p50 = figure('"Start" to session.updated, p50', percentile(ours, 50), percentile(official, 50), "ms", target="<= 1.0")
+    figure('"Start" to session.updated, p99', percentile(ours, 99), percentile(official, 99), "ms")
+    (our_raw, our_gz), (their_raw, their_gz) = result["sizes"]["ours"], result["sizes"]["official"]
+    raw_ratio = figure("JavaScript bytes", our_raw, their_raw, "B", target="<= 0.2")
+    gz_ratio = figure("JavaScript bytes, gzip", our_gz, their_gz, "B", target="<= 0.2")
+    print(f"(ours: {(REPO / 'static/js').name}/*.js as served, unminified; theirs: the esbuild bundle, minified)")
+    verdict("time ratio <= 1.0", p50 <= 1.0, f"p50 {p50:.2f}")
+    verdict("bytes ratio <= 1/5", raw_ratio <= 0.2, f"{raw_ratio:.3f} raw, {gz_ratio:.3f} gzip")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Saving conversation items through Channels, against raw INSERT + COMMIT on the same PostgreSQL.
+
+One daphne process (DB_CONN_MAX_AGE=60, as in production; the Redis channel layer when
+REDIS_URL is set) holds 200 conversation sockets of one learner's 200 sessions. The client
+(this process, asyncio + websockets) measures:
+
+- throughput: every socket sends items back to back, each after the previous one's ack;
+- latency at a paced load: every socket sends one item per second (200 items/s in all).
+
+The baseline is one psycopg connection inserting the same rows into the same table with one
+COMMIT per row, as fast as it can.
+
+    python bench/save.py [--smoke] [--database-url postgres://…]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+
+from _common import (
+    Progress,
+    bench_database_url,
+    daphne,
+    django_setup,
+    figure,
+    header,
+    parser,
+    percentile,
+    raise_open_files_limit,
+    verdict,
+)
+
+SOCKETS = 200
+ORIGIN = "http://127.0.0.1"
+
+
+def data_build(sockets: int):
+    from django.test import Client
+
+    from accounts.models import User
+    from tutor.models import TutorSession
+
+    learner = User.objects.create_user(email=f"saver-{time.time_ns()}@bench.test", password="x")
+    sessions = TutorSession.objects.bulk_create(
+        TutorSession(learner=learner, model="gpt-realtime", voice="marin", instructions="") for _ in range(sockets + 1)
+    )
+    client = Client()
+    client.force_login(learner)
+    return client.cookies["sessionid"].value, [s.pk for s in sessions]
+
+
+def baseline_inserts(database_url: str, session_id: int, count: int) -> float:
+    """Items per second: one connection, INSERT + COMMIT per row, the same columns as the app."""
+    import psycopg
+    from django.db import connection
+
+    from tutor.models import ConversationItem
+
+    fields = [f for f in ConversationItem._meta.concrete_fields if not f.primary_key]
+    sql = 'INSERT INTO {} ({}) VALUES ({})'.format(
+        ConversationItem._meta.db_table,
+        ", ".join(f'"{f.column}"' for f in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    rows = []
+    for n in range(count):
+        item = ConversationItem(session_id=session_id, item_id=f"raw_{n}", role="user", kind="message",
+                                text=f"turn number {n}, hola", raw={"n": n}, order=n)
+        rows.append([f.get_db_prep_save(f.pre_save(item, True), connection) for f in fields])
+    progress = Progress("baseline INSERT + COMMIT", count)
+    with psycopg.connect(database_url.replace("postgres://", "postgresql://", 1)) as conn:
+        started = time.perf_counter()
+        for row in rows:
+            conn.execute(sql, row)
+            conn.commit()
+            progress.step()
+        elapsed = time.perf_counter() - started
+    return count / elapsed
+
+
+async def sockets_open(base_url: str, cookie: str, session_ids: list[int]):
+    from websockets.asyncio.client import connect
+
+    url = base_url.replace("http://", "ws://")
+    progress = Progress("opening sockets", len(session_ids))
+
+    async def one(session_id: int):
+        ws = await connect(f"{url}/ws/tutor/sessions/{session_id}/", origin=ORIGIN,
+                           additional_headers={"Cookie": f"sessionid={cookie}"}, proxy=None, open_timeout=60)
+        progress.step()
+        return ws
+
+    opened = []
+    for start in range(0, len(session_ids), 50):  # not all at once: 2 cores
+        opened += await asyncio.gather(*(one(s) for s in session_ids[start:start + 50]))
+    return opened
+
+
+async def save_one(ws, item_id: str, order: int) -> float:
+    message = {"type": "item", "item": {"id": item_id, "role": "user", "kind": "message",
+                                        "text": f"turn number {order}, hola", "order": order, "raw": {"n": order}}}
+    started = time.perf_counter()
+    await ws.send(json.dumps(message))
+    while True:
+        reply = json.loads(await ws.recv())
+        if reply.get("item_id") == item_id:
+            if reply["type"] != "ack":
+                raise SystemExit(f"not saved: {reply}")
+            return (time.perf_counter() - started) * 1000
+
+
+async def closed_loop(sockets, per_socket: int, tag: str) -> tuple[float, list[float]]:
+    progress = Progress("throughput (back to back)", len(sockets) * per_socket)
+    latencies: list[float] = []
+
+    async def run(index: int, ws) -> None:
+        for n in range(per_socket):
+            latencies.append(await save_one(ws, f"{tag}_{index}_{n}", n))
+            progress.step()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(i, ws) for i, ws in enumerate(sockets)))
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+async def paced(sockets, seconds: float, interval: float, tag: str) -> tuple[float, list[float]]:
+    rounds = int(seconds / interval)
+    progress = Progress(f"paced (1 item per socket every {interval:g} s)", len(sockets) * rounds)
+    latencies: list[float] = []
+
+    async def run(index: int, ws) -> None:
+        await asyncio.sleep(interval * index / len(sockets))  # spread the sockets over the interval
+        next_at = time.perf_counter()
+        for n in range(rounds):
+            latencies.append(await save_one(ws, f"{tag}_{index}_{n}", n))
+            progress.step()
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(i, ws) for i, ws in enumerate(sockets)))
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+async def channels_run(base_url: str, cookie: str, session_ids: list[int], args) -> dict:
+    sockets = await sockets_open(base_url, cookie, session_ids)
+    try:
+        await closed_loop(sockets, 1, "warm")
+        rate, latencies = await closed_loop(sockets, args.per_socket, "fast")
+        paced_rate, paced_latencies = await paced(sockets, args.paced_seconds, 1.0, "paced")
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets))
+    return {"rate": rate, "latencies": latencies, "paced_rate": paced_rate, "paced_latencies": paced_latencies}
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    args = p.parse_args()
+    args.per_socket = 2 if args.smoke else 25
+    args.paced_seconds = 1.0 if args.smoke else 15.0
+    sockets = 10 if args.smoke else SOCKETS
+    header("Saving items: Channels (daphne) vs raw INSERT + COMMIT", args)
+    raise_open_files_limit()
+    database_url = bench_database_url(args.database_url, need_postgres=True)
+    django_setup(database_url)
+    from django.db import connections
+
+    from tutor.models import ConversationItem
+
+    cookie, session_ids = data_build(sockets)
+    baseline_session, socket_sessions = session_ids[0], session_ids[1:]
+    connections.close_all()
+    layer = "Redis" if os.environ.get("REDIS_URL") else "in-memory"
+    print(f"database: {database_url.split('@')[-1]} | sockets: {sockets} | channel layer: {layer} | DB_CONN_MAX_AGE=60")
+
+    baseline_count = 200 if args.smoke else 5_000
+    baseline_rate = baseline_inserts(database_url, baseline_session, baseline_count)
+    with daphne(database_url, {"DB_CONN_MAX_AGE": "60"}) as (_, base_url):
+        result = asyncio.run(channels_run(base_url, cookie, socket_sessions, args))
+
+    saved = ConversationItem.objects.filter(session_id__in=socket_sessions).count()
+    expected = len(socket_sessions) * (1 + args.per_socket) + len(result["paced_latencies"])
+    print(f"items saved through Channels: {saved} (expected {expected})")
+    ratio = figure("items/s (back to back)", result["rate"], baseline_rate, "items/s", target=">= 0.5", better="higher")
+    lat = result["latencies"]
+    print(f"ack latency back to back ({len(lat)} items, {sockets} sockets in flight): "
+          f"p50 {percentile(lat, 50):.1f} ms | p99 {percentile(lat, 99):.1f} ms")
+    paced_lat = result["paced_latencies"]
+    base_ms = 1000 / baseline_rate
+    paced_p50, paced_p99 = percentile(paced_lat, 50), percentile(paced_lat, 99)
+    print(f"paced load: {result['paced_rate']:.0f} items/s offered by {sockets} sockets ({len(paced_lat)} items)")
+    figure("ack p50 (paced)", paced_p50, base_ms, "ms", target="-")
+    figure("ack p99 (paced)", paced_p99, base_ms, "ms", target="<= 50 ms")
+    print(f"(latency baseline: one raw INSERT + COMMIT, {base_ms:.2f} ms)")
+    verdict("items/s >= 0.5 of raw", ratio >= 0.5, f"{ratio:.2f}")
+    verdict("ack p99 <= 50 ms (paced)", paced_p99 <= 50, f"{paced_p99:.1f} ms")
+    verdict("ack p99 <= 50 ms (back to back)", percentile(lat, 99) <= 50, f"{percentile(lat, 99):.1f} ms")
+    if saved != expected:
+        raise SystemExit("some items were not saved")
+
+
+if __name__ == "__main__":
+    main()
