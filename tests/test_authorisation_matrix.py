@@ -20,6 +20,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.admin.sites import site as admin_site
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
+from django.db import connections
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -298,4 +299,5 @@ async def test_the_conversation_socket_opens_to_its_learner_only(alice, bob, sta
         communicator = WebsocketCommunicator(application, f"/ws/tutor/sessions/{session.pk}/", headers=headers)
         actual[role] = await communicator.connect(timeout=5)
         await communicator.disconnect()
+    await sync_to_async(connections.close_all)()  # the async ORM's connection, before the test DB goes
     assert actual == SOCKET_EXPECTED

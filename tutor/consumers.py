@@ -130,8 +130,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self._error("server_error", "The server could not handle that; send it again later.", item_id=item_id)
 
     async def _item_save(self, message: ItemMessage) -> None:
-        # Idempotent, so a save interrupted by a database restart is simply run again.
-        await database_sync_to_async(db_retrying(conversation_item_save))(
+        # Idempotent, so a save interrupted by a database restart is simply run again. Not
+        # thread-sensitive: saves from many sockets run side by side, each on its own connection.
+        await database_sync_to_async(db_retrying(conversation_item_save), thread_sensitive=False)(
             session=self.session,
             item_id=message.item_id,
             role=message.role,

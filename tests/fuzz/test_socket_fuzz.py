@@ -15,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import Client
@@ -33,6 +36,7 @@ PROBE = json.dumps({"type": "fuzz-probe"})
 REPLY_TYPES = {"ack", "error", "call_ack", "tool_result", "ended", "usage_ack", "guardrail", "time_up"}
 CLEAN_CLOSE_CODES = {1000, 4400, 4401, 4403, 4404, 4409, 4429, 4503}
 TIMEOUT_S = 5
+WORKERS = 4
 
 
 # --- Strategies ----------------------------------------------------------------------------------
@@ -200,6 +204,8 @@ def test_hostile_frames_get_clean_answers_and_never_touch_another_learner(alice,
     cookie = client.cookies["sessionid"].value
 
     loop = asyncio.new_event_loop()
+    workers = ThreadPoolExecutor(max_workers=WORKERS)  # saves run here (not thread-sensitive)
+    loop.set_default_executor(workers)
     harness = Harness(loop, cookie=cookie, session_id=alice_session.pk)
     frames_sent: list[str] = []
     strategy = frames(bob_session_id=bob_session.pk, bob_item_ids=["item_1", "item_bob_2"], alice_session_id=alice_session.pk)
@@ -229,6 +235,13 @@ def test_hostile_frames_get_clean_answers_and_never_touch_another_learner(alice,
         for task in asyncio.all_tasks(loop):  # hang-up timers a "call" frame scheduled
             task.cancel()
         loop.run_until_complete(asyncio.sleep(0))
+        # Close the connections the worker threads keep, before the test database is dropped:
+        # asgiref's thread (the async ORM) and each of the executor's threads.
+        loop.run_until_complete(sync_to_async(connections.close_all)())
+        everyone = threading.Barrier(WORKERS)
+        for done in [workers.submit(lambda: (everyone.wait(timeout=10), connections.close_all())) for _ in range(WORKERS)]:
+            done.result()
+        workers.shutdown()
         loop.close()
         connections.close_all()
 
