@@ -188,10 +188,19 @@ class Progress:
                 print(file=sys.stderr)
 
 
+def load_average() -> str:
+    """The machine's 1, 5 and 15-minute load averages: other work competes for the cores."""
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "?"
+
+
 def header(title: str, args) -> None:
     print(f"# {title}")
     print(f"machine: {machine()}")
     print(f"command: python {' '.join(sys.argv)}")
+    print(f"load average at start: {load_average()}")
+    atexit.register(lambda: print(f"load average at end: {load_average()}"))
     if args.smoke:
         print("mode: smoke (few samples: the figures are not meaningful)")
 

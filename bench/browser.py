@@ -88,6 +88,10 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
+class RunFailed(Exception):
+    pass
+
+
 def official_bundle(workdir: Path) -> tuple[bytes, str]:
     """npm-install the official client and esbuild, bundle and minify it; the bundle and version."""
     (workdir / "package.json").write_text('{"name": "bench-official", "private": true}')
@@ -139,11 +143,18 @@ async def one_run(browser, base_url: str, cookie: str, which: str, bundle: bytes
             await page.click("#start")
         else:
             await page.click("[data-action=start]")
-        await page.wait_for_function("() => window.benchLive !== undefined || window.benchError !== undefined",
-                                     timeout=TIMEOUT_MS)
+        try:
+            await page.wait_for_function("() => window.benchLive !== undefined || window.benchError !== undefined",
+                                         timeout=TIMEOUT_MS)
+        except Exception:
+            state = await page.evaluate(
+                "() => { const r = document.getElementById('tutor'); const n = document.querySelector('[data-notice]');"
+                " return r ? r.dataset.state + ': ' + (n ? n.textContent : '') : document.title; }"
+            )
+            raise RunFailed(f"{which}: no session.updated within {TIMEOUT_MS} ms ({state})") from None
         error = await page.evaluate("() => window.benchError")
         if error:
-            raise SystemExit(f"{which} client failed: {error}")
+            raise RunFailed(f"{which}: {error}")
         elapsed = await page.evaluate("() => window.benchLive - window.benchStart")
         bodies = [await task for task in scripts]
         return elapsed, sum(len(b) for b in bodies), sum(len(gzip.compress(b)) for b in bodies)
@@ -158,20 +169,28 @@ async def run(base_url: str, cookie: str, bundle: bytes, runs: int, warmup: int)
 
     results = {"ours": [], "official": []}
     sizes = {}
+    failures: list[str] = []
     progress = Progress("runs (ours, official, alternating)", 2 * (runs + warmup))
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=chromium_args())
         try:
             for n in range(runs + warmup):
                 for which in ("ours", "official"):
-                    elapsed, raw, packed = await one_run(browser, base_url, cookie, which, bundle)
+                    try:
+                        elapsed, raw, packed = await one_run(browser, base_url, cookie, which, bundle)
+                    except RunFailed as failure:
+                        failures.append(str(failure))
+                        if len(failures) > 3:
+                            raise SystemExit("too many failed runs:\n" + "\n".join(failures)) from None
+                        progress.step()
+                        continue
                     if n >= warmup:
                         results[which].append(elapsed)
                     sizes[which] = (raw, packed)
                     progress.step()
         finally:
             await browser.close()
-    return {"times": results, "sizes": sizes}
+    return {"times": results, "sizes": sizes, "failures": failures}
 
 
 def main() -> None:
@@ -201,7 +220,9 @@ def main() -> None:
         result = asyncio.run(run(base_url, cookie, bundle, runs, warmup))
 
     ours, official = result["times"]["ours"], result["times"]["official"]
-    print(f"runs: {runs} of each after {warmup} warm-up runs, alternating, headless Chromium, the stand-in under daphne")
+    for failure in result["failures"]:
+        print(f"failed run (left out): {failure}")
+    print(f"runs: {len(ours)} of ours and {len(official)} of theirs after {warmup} warm-up runs, alternating, headless Chromium, the stand-in under daphne")
     p50 = figure('"Start" to session.updated, p50', percentile(ours, 50), percentile(official, 50), "ms", target="<= 1.0")
     figure('"Start" to session.updated, p99', percentile(ours, 99), percentile(official, 99), "ms")
     (our_raw, our_gz), (their_raw, their_gz) = result["sizes"]["ours"], result["sizes"]["official"]

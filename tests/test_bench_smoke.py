@@ -51,7 +51,7 @@ def test_mint_prints_latencies_ratios_and_queries_per_mint():
 def test_save_prints_throughput_and_ack_latencies():
     out = smoke("save.py")
     assert_figure(out, "items/s (back to back)")
-    assert_figure(out, "ack p99 (paced)")
+    assert_figure(out, "ack p99 (paced, every 1 s)")
     assert re.search(r"^items saved through Channels: (\d+) \(expected \1\)", out, re.MULTILINE), out
 
 
