@@ -78,6 +78,24 @@ document.addEventListener("click", (event) => {
     window.benchStart = performance.now();
   }
 }, true);
+// Where the time goes: when the key request and the microphone start and end.
+window.benchMarks = {};
+const benchFetch = window.fetch;
+window.fetch = async (...args) => {
+  const started = performance.now();
+  const response = await benchFetch(...args);
+  if (String(args[0]).includes("/tutor/token/")) window.benchMarks.token = [started, performance.now()];
+  return response;
+};
+if (navigator.mediaDevices) {
+  const benchGetUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const started = performance.now();
+    const stream = await benchGetUserMedia(constraints);
+    window.benchMarks.microphone = [started, performance.now()];
+    return stream;
+  };
+}
 document.addEventListener("DOMContentLoaded", () => {
   const root = document.getElementById("tutor");
   if (!root) return;
@@ -124,8 +142,8 @@ def learner_cookie() -> str:
     return client.cookies["sessionid"].value
 
 
-async def one_run(browser, base_url: str, cookie: str, which: str, bundle: bytes) -> tuple[float, int, int]:
-    """Milliseconds from the click to session.updated, and the page's JS bytes (raw, gzip)."""
+async def one_run(browser, base_url: str, cookie: str, which: str, bundle: bytes) -> tuple[float, int, int, dict]:
+    """Milliseconds from the click to session.updated, the page's JS bytes (raw, gzip), and phases."""
     context = await browser.new_context()
     await context.add_cookies([{"name": "sessionid", "value": cookie, "url": base_url}])
     await context.add_init_script(CLOCK_JS)
@@ -155,9 +173,15 @@ async def one_run(browser, base_url: str, cookie: str, which: str, bundle: bytes
         error = await page.evaluate("() => window.benchError")
         if error:
             raise RunFailed(f"{which}: {error}")
-        elapsed = await page.evaluate("() => window.benchLive - window.benchStart")
+        elapsed, marks = await page.evaluate("() => [window.benchLive - window.benchStart, window.benchMarks]")
         bodies = [await task for task in scripts]
-        return elapsed, sum(len(b) for b in bodies), sum(len(gzip.compress(b)) for b in bodies)
+        start = await page.evaluate("() => window.benchStart")
+        phases = {
+            "microphone": marks["microphone"][1] - marks["microphone"][0],
+            "key request": marks["token"][1] - marks["token"][0],
+            "key to session.updated": elapsed - (marks["token"][1] - start),
+        }
+        return elapsed, sum(len(b) for b in bodies), sum(len(gzip.compress(b)) for b in bodies), phases
     finally:
         await context.close()
 
@@ -170,6 +194,7 @@ async def run(base_url: str, cookie: str, bundle: bytes, runs: int, warmup: int)
     results = {"ours": [], "official": []}
     sizes = {}
     failures: list[str] = []
+    breakdown: dict[tuple[str, str], list[float]] = {}
     progress = Progress("runs (ours, official, alternating)", 2 * (runs + warmup))
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=chromium_args())
@@ -177,7 +202,7 @@ async def run(base_url: str, cookie: str, bundle: bytes, runs: int, warmup: int)
             for n in range(runs + warmup):
                 for which in ("ours", "official"):
                     try:
-                        elapsed, raw, packed = await one_run(browser, base_url, cookie, which, bundle)
+                        elapsed, raw, packed, phases = await one_run(browser, base_url, cookie, which, bundle)
                     except RunFailed as failure:
                         failures.append(str(failure))
                         if len(failures) > 3:
@@ -186,11 +211,13 @@ async def run(base_url: str, cookie: str, bundle: bytes, runs: int, warmup: int)
                         continue
                     if n >= warmup:
                         results[which].append(elapsed)
+                        for phase, ms in phases.items():
+                            breakdown.setdefault((which, phase), []).append(ms)
                     sizes[which] = (raw, packed)
                     progress.step()
         finally:
             await browser.close()
-    return {"times": results, "sizes": sizes, "failures": failures}
+    return {"times": results, "sizes": sizes, "failures": failures, "breakdown": breakdown}
 
 
 def main() -> None:
@@ -225,6 +252,9 @@ def main() -> None:
     print(f"runs: {len(ours)} of ours and {len(official)} of theirs after {warmup} warm-up runs, alternating, headless Chromium, the stand-in under daphne")
     p50 = figure('"Start" to session.updated, p50', percentile(ours, 50), percentile(official, 50), "ms", target="<= 1.0")
     figure('"Start" to session.updated, p99', percentile(ours, 99), percentile(official, 99), "ms")
+    for phase in ("microphone", "key request", "key to session.updated"):
+        figure(f"  of which {phase}, p50", percentile(result["breakdown"][("ours", phase)], 50),
+               percentile(result["breakdown"][("official", phase)], 50), "ms")
     (our_raw, our_gz), (their_raw, their_gz) = result["sizes"]["ours"], result["sizes"]["official"]
     raw_ratio = figure("JavaScript bytes", our_raw, their_raw, "B", target="<= 0.2")
     gz_ratio = figure("JavaScript bytes, gzip", our_gz, their_gz, "B", target="<= 0.2")
