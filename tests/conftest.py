@@ -73,3 +73,19 @@ def spanish(db) -> WordList:
 def alice_words(alice, spanish) -> WordList:
     Assignment.objects.create(learner=alice, word_list=spanish)
     return spanish
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_stray_connections(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end connections that daphne processes or async
+    ORM threads left open, so PostgreSQL can drop it instead of leaving it behind."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

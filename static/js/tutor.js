@@ -185,6 +185,7 @@ class TutorPage {
           : "Session ended. Your conversation is saved.",
       );
     }
+    if (this.session) this.linkRecap(this.session.session_id);
     this.buttons.start.disabled = false;
     this.buttons.start.textContent = "Start a new session";
     this.transcript = new Transcript(this.transcript.list);
@@ -645,6 +646,15 @@ class TutorPage {
     this.buttons.end.disabled = !live && !this.socket;
     this.input.disabled = !live;
     this.sendButton.disabled = !live;
+  }
+
+  // The recap of the session just ended: words practised and missed, what to do next.
+  linkRecap(sessionId) {
+    const link = document.createElement("a");
+    link.href = this.root.dataset.sessionUrl.replace(/0\/$/, `${sessionId}/`);
+    link.textContent = "See the recap";
+    link.dataset.recapLink = "";
+    this.notice.append(" ", link);
   }
 
   showNotice(message, isError = false) {

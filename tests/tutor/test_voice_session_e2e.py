@@ -207,6 +207,10 @@ async def test_ending_the_session_records_its_duration(chromium, daphne_server):
     assert "Session ended after" in await notice.text_content()
 
     session = await sync_to_async(TutorSession.objects.get)(learner__email="lena@example.com")
+    recap = page.locator("[data-notice] a[data-recap-link]")
+    assert await recap.get_attribute("href") == f"/sessions/{session.pk}/"
+    await recap.click()
+    await page.wait_for_url(f"{daphne_server.base_url}/sessions/{session.pk}/")
     assert session.status == TutorSession.Status.ENDED
     assert session.end_reason == "user"
     assert session.duration is not None and session.duration.total_seconds() >= 1.0
