@@ -91,9 +91,12 @@ class QueryCounter:
 
     def __init__(self) -> None:
         self.count = 0
+        self.recorded: list[str] | None = None
 
     def __call__(self, execute, sql, params, many, context):
         self.count += 1
+        if self.recorded is not None:
+            self.recorded.append(sql)
         return execute(sql, params, many, context)
 
     def install(self) -> None:
@@ -148,6 +151,14 @@ async def run(args, learners) -> None:
             before = counter.count
             await timed_posts(http, [bare] * rounds, Progress("queries (bare)", rounds))
             bare_queries = (counter.count - before) / rounds
+    if not args.smoke:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", cookies=big_cookies) as http:
+            counter.recorded = []
+            await timed_posts(http, [token], Progress("one mint, statement by statement", 1))
+            print("statements of one mint:")
+            for n, sql in enumerate(counter.recorded, 1):
+                print(f"  {n:2}. {' '.join(sql.split())[:150]}")
+            counter.recorded = None
     for name, queries in per_mint.items():
         print(f"SQL queries per mint ({name}): {queries:g} | baseline (bare view) {bare_queries:g}")
     constant = len(set(per_mint.values())) == 1
