@@ -19,6 +19,7 @@ import gzip
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ from _common import (
 )
 
 PACKAGE = "@openai/agents-realtime"
+NPM_UNAVAILABLE = 3  # exit status when the official client cannot be installed
 TIMEOUT_MS = 30_000
 
 ENTRY_JS = """
@@ -115,8 +117,14 @@ def official_bundle(workdir: Path) -> tuple[bytes, str]:
     (workdir / "package.json").write_text('{"name": "bench-official", "private": true}')
     (workdir / "entry.js").write_text(ENTRY_JS)
     started = time.monotonic()
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", PACKAGE, "esbuild"],
-                   cwd=workdir, check=True, capture_output=True, timeout=600)
+    try:
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--fetch-retries=1",
+                        PACKAGE, "esbuild"],
+                       cwd=workdir, check=True, capture_output=True, timeout=600)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        detail = getattr(error, "stderr", b"") or b""
+        print(f"npm install failed: {detail.decode(errors='replace')[-2000:]}", file=sys.stderr)
+        raise SystemExit(NPM_UNAVAILABLE) from None
     subprocess.run(["node_modules/.bin/esbuild", "entry.js", "--bundle", "--minify", "--format=iife",
                     "--platform=browser", "--target=es2020", "--outfile=bundle.js", "--log-level=error"],
                    cwd=workdir, check=True, capture_output=True, timeout=300)

@@ -21,12 +21,17 @@ REPO = Path(__file__).resolve().parent.parent
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 
 
+NPM_UNAVAILABLE = 3  # bench/browser.py: the npm registry could not be reached
+
+
 def smoke(script: str, timeout: int = 240) -> str:
     proc = subprocess.run(
         [sys.executable, f"bench/{script}", "--smoke"],
         cwd=REPO, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    if proc.returncode == NPM_UNAVAILABLE and "npm install failed" in proc.stderr:
+        pytest.skip("the official client could not be installed from npm: " + proc.stderr[-300:])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert out.startswith("# ") and "machine: " in out and "mode: smoke" in out, out
