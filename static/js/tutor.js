@@ -125,12 +125,15 @@ class TutorPage {
     this.buttons.start.disabled = true;
     this.setState("connecting");
     try {
-      this.mic = await this.openMicrophone();
-      this.session = await this.mint({});
-      this.socket = new ConversationSocket({ sessionId: this.session.session_id, socketPath: this.session.socket_url });
+      // The microphone and the key in parallel; the socket opens once the call is set up,
+      // so it does not compete with the SDP exchange (its outbox holds the call id till then).
+      const [mic, session] = await Promise.all([this.openMicrophone(), this.mint({})]);
+      this.mic = mic;
+      this.session = session;
+      this.socket = new ConversationSocket({ sessionId: session.session_id, socketPath: session.socket_url });
       this.wireSocket(this.socket);
-      this.socket.start();
       await this.connect();
+      this.socket.start();
     } catch (err) {
       this.fail(err);
     }
