@@ -31,7 +31,9 @@ BENCH_DB_NAME = "parlance_bench"
 
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--smoke", action="store_true", help="a few-seconds run that only checks the script works")
+    p.add_argument(
+        "--smoke", action="store_true", help="a few-seconds run that only checks the script works"
+    )
     p.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", ""),
@@ -63,7 +65,9 @@ def bench_database_url(explicit: str, *, need_postgres: bool = False) -> str:
             url = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB_NAME}"
         else:
             path = Path(tempfile.gettempdir()) / f"parlance-bench-{os.getpid()}.sqlite3"
-            atexit.register(lambda: [Path(f"{path}{end}").unlink(missing_ok=True) for end in ("", "-journal")])
+            atexit.register(
+                lambda: [Path(f"{path}{end}").unlink(missing_ok=True) for end in ("", "-journal")]
+            )
             url = f"sqlite:///{path}"
     if need_postgres and not url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("This benchmark needs PostgreSQL: pass --database-url postgres://…")
@@ -111,7 +115,9 @@ def raise_open_files_limit() -> None:
 
 
 @contextlib.contextmanager
-def daphne(database_url: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
+def daphne(
+    database_url: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen, str]]:
     """daphne serving the app on a free port; yields the process and its base URL."""
     import httpx
 
@@ -126,8 +132,23 @@ def daphne(database_url: str, env: dict[str, str] | None = None) -> Iterator[tup
     }
     log = tempfile.NamedTemporaryFile(prefix="bench-daphne-", suffix=".log", delete=False)
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=REPO, env=child_env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=raise_open_files_limit,
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-v",
+            "0",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ],
+        cwd=REPO,
+        env=child_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=raise_open_files_limit,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -140,7 +161,9 @@ def daphne(database_url: str, env: dict[str, str] | None = None) -> Iterator[tup
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"daphne did not start:\n{Path(log.name).read_text()}") from None
+                    raise SystemExit(
+                        f"daphne did not start:\n{Path(log.name).read_text()}"
+                    ) from None
                 time.sleep(0.1)
         process.log_path = log.name
         yield process, base_url
@@ -183,7 +206,11 @@ class Progress:
         now = time.monotonic()
         if now - self.shown > 0.5 or self.done >= self.total:
             self.shown = now
-            print(f"\r  {self.label}: {self.done}/{self.total} ({now - self.started:.0f} s)", end="", file=sys.stderr)
+            print(
+                f"\r  {self.label}: {self.done}/{self.total} ({now - self.started:.0f} s)",
+                end="",
+                file=sys.stderr,
+            )
             if self.done >= self.total:
                 print(file=sys.stderr)
 
@@ -205,7 +232,9 @@ def header(title: str, args) -> None:
         print("mode: smoke (few samples: the figures are not meaningful)")
 
 
-def figure(name: str, value: float, baseline: float, unit: str, *, target: str = "", better: str = "lower") -> float:
+def figure(
+    name: str, value: float, baseline: float, unit: str, *, target: str = "", better: str = "lower"
+) -> float:
     """Print one figure beside its baseline and their ratio; returns the ratio."""
     ratio = value / baseline if baseline else float("inf")
     line = f"{name}: {value:.3f} {unit} | baseline {baseline:.3f} {unit} | ratio {ratio:.2f}"

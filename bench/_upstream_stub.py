@@ -23,7 +23,11 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             if length:
                 await reader.readexactly(length)
             body = json.dumps(
-                {"value": "ek_" + secrets.token_hex(16), "expires_at": int(time.time()) + 60, "session": {"type": "realtime"}}
+                {
+                    "value": "ek_" + secrets.token_hex(16),
+                    "expires_at": int(time.time()) + 60,
+                    "session": {"type": "realtime"},
+                }
             ).encode()
             writer.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"

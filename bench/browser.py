@@ -118,18 +118,49 @@ def official_bundle(workdir: Path) -> tuple[bytes, str]:
     (workdir / "entry.js").write_text(ENTRY_JS)
     started = time.monotonic()
     try:
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--fetch-retries=1",
-                        PACKAGE, "esbuild"],
-                       cwd=workdir, check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--fetch-retries=1",
+                PACKAGE,
+                "esbuild",
+            ],
+            cwd=workdir,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
         detail = getattr(error, "stderr", b"") or b""
         print(f"npm install failed: {detail.decode(errors='replace')[-2000:]}", file=sys.stderr)
         raise SystemExit(NPM_UNAVAILABLE) from None
-    subprocess.run(["node_modules/.bin/esbuild", "entry.js", "--bundle", "--minify", "--format=iife",
-                    "--platform=browser", "--target=es2020", "--outfile=bundle.js", "--log-level=error"],
-                   cwd=workdir, check=True, capture_output=True, timeout=300)
-    version = json.loads((workdir / "node_modules" / PACKAGE / "package.json").read_text())["version"]
-    print(f"official client: {PACKAGE} {version} (installed and bundled in {time.monotonic() - started:.1f} s)")
+    subprocess.run(
+        [
+            "node_modules/.bin/esbuild",
+            "entry.js",
+            "--bundle",
+            "--minify",
+            "--format=iife",
+            "--platform=browser",
+            "--target=es2020",
+            "--outfile=bundle.js",
+            "--log-level=error",
+        ],
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    version = json.loads((workdir / "node_modules" / PACKAGE / "package.json").read_text())[
+        "version"
+    ]
+    print(
+        f"official client: {PACKAGE} {version} (installed and bundled in {time.monotonic() - started:.1f} s)"
+    )
     return (workdir / "bundle.js").read_bytes(), version
 
 
@@ -139,10 +170,16 @@ def learner_cookie() -> str:
     from accounts.models import User
     from tutor.models import Assignment, Word, WordList
 
-    learner = User.objects.create_user(email=f"browser-{time.time_ns()}@bench.test", password="x",
-                                       target_language="es", cefr_level="A2")
+    learner = User.objects.create_user(
+        email=f"browser-{time.time_ns()}@bench.test",
+        password="x",
+        target_language="es",
+        cefr_level="A2",
+    )
     words = WordList.objects.create(name=f"bench {learner.pk}", language="es")
-    for position, (term, meaning) in enumerate([("gato", "cat"), ("perro", "dog"), ("casa", "house")]):
+    for position, (term, meaning) in enumerate(
+        [("gato", "cat"), ("perro", "dog"), ("casa", "house")]
+    ):
         Word.objects.create(word_list=words, term=term, meaning=meaning, position=position)
     Assignment.objects.create(learner=learner, word_list=words)
     client = Client()
@@ -150,17 +187,31 @@ def learner_cookie() -> str:
     return client.cookies["sessionid"].value
 
 
-async def one_run(browser, base_url: str, cookie: str, which: str, bundle: bytes) -> tuple[float, int, int, dict]:
+async def one_run(
+    browser, base_url: str, cookie: str, which: str, bundle: bytes
+) -> tuple[float, int, int, dict]:
     """Milliseconds from the click to session.updated, the page's JS bytes (raw, gzip), and phases."""
     context = await browser.new_context()
     await context.add_cookies([{"name": "sessionid", "value": cookie, "url": base_url}])
     await context.add_init_script(CLOCK_JS)
-    await context.route("**/bench/official/", lambda route: route.fulfill(body=OFFICIAL_PAGE, content_type="text/html"))
-    await context.route("**/bench/official/bundle.js",
-                        lambda route: route.fulfill(body=bundle, content_type="text/javascript"))
+    await context.route(
+        "**/bench/official/",
+        lambda route: route.fulfill(body=OFFICIAL_PAGE, content_type="text/html"),
+    )
+    await context.route(
+        "**/bench/official/bundle.js",
+        lambda route: route.fulfill(body=bundle, content_type="text/javascript"),
+    )
     page = await context.new_page()
     scripts: list[asyncio.Task] = []
-    page.on("response", lambda r: scripts.append(asyncio.ensure_future(r.body())) if r.request.resource_type == "script" else None)
+    page.on(
+        "response",
+        lambda r: (
+            scripts.append(asyncio.ensure_future(r.body()))
+            if r.request.resource_type == "script"
+            else None
+        ),
+    )
     try:
         await page.goto(f"{base_url}/tutor/")  # sets the CSRF cookie, for both pages
         if which == "official":
@@ -170,18 +221,24 @@ async def one_run(browser, base_url: str, cookie: str, which: str, bundle: bytes
         else:
             await page.click("[data-action=start]")
         try:
-            await page.wait_for_function("() => window.benchLive !== undefined || window.benchError !== undefined",
-                                         timeout=TIMEOUT_MS)
+            await page.wait_for_function(
+                "() => window.benchLive !== undefined || window.benchError !== undefined",
+                timeout=TIMEOUT_MS,
+            )
         except Exception:
             state = await page.evaluate(
                 "() => { const r = document.getElementById('tutor'); const n = document.querySelector('[data-notice]');"
                 " return r ? r.dataset.state + ': ' + (n ? n.textContent : '') : document.title; }"
             )
-            raise RunFailed(f"{which}: no session.updated within {TIMEOUT_MS} ms ({state})") from None
+            raise RunFailed(
+                f"{which}: no session.updated within {TIMEOUT_MS} ms ({state})"
+            ) from None
         error = await page.evaluate("() => window.benchError")
         if error:
             raise RunFailed(f"{which}: {error}")
-        elapsed, marks = await page.evaluate("() => [window.benchLive - window.benchStart, window.benchMarks]")
+        elapsed, marks = await page.evaluate(
+            "() => [window.benchLive - window.benchStart, window.benchMarks]"
+        )
         bodies = [await task for task in scripts]
         start = await page.evaluate("() => window.benchStart")
         phases = {
@@ -189,7 +246,12 @@ async def one_run(browser, base_url: str, cookie: str, which: str, bundle: bytes
             "key request": marks["token"][1] - marks["token"][0],
             "key to session.updated": elapsed - (marks["token"][1] - start),
         }
-        return elapsed, sum(len(b) for b in bodies), sum(len(gzip.compress(b)) for b in bodies), phases
+        return (
+            elapsed,
+            sum(len(b) for b in bodies),
+            sum(len(gzip.compress(b)) for b in bodies),
+            phases,
+        )
     finally:
         await context.close()
 
@@ -205,16 +267,22 @@ async def run(base_url: str, cookie: str, bundle: bytes, runs: int, warmup: int)
     breakdown: dict[tuple[str, str], list[float]] = {}
     progress = Progress("runs (ours, official, alternating)", 2 * (runs + warmup))
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=chromium_args())
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=chromium_args()
+        )
         try:
             for n in range(runs + warmup):
                 for which in ("ours", "official"):
                     try:
-                        elapsed, raw, packed, phases = await one_run(browser, base_url, cookie, which, bundle)
+                        elapsed, raw, packed, phases = await one_run(
+                            browser, base_url, cookie, which, bundle
+                        )
                     except RunFailed as failure:
                         failures.append(str(failure))
                         if len(failures) > 3:
-                            raise SystemExit("too many failed runs:\n" + "\n".join(failures)) from None
+                            raise SystemExit(
+                                "too many failed runs:\n" + "\n".join(failures)
+                            ) from None
                         progress.step()
                         continue
                     if n >= warmup:
@@ -230,11 +298,16 @@ async def run(base_url: str, cookie: str, bundle: bytes, runs: int, warmup: int)
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--runs", type=int, default=0, help="timed runs of each client (default 20; 1 with --smoke)")
+    p.add_argument(
+        "--runs", type=int, default=0, help="timed runs of each client (default 20; 1 with --smoke)"
+    )
     args = p.parse_args()
     runs = args.runs or (1 if args.smoke else 20)
     warmup = 0 if args.smoke else 2
-    header('Browser: "Start" to session.updated, and JavaScript bytes: our client vs the official one', args)
+    header(
+        'Browser: "Start" to session.updated, and JavaScript bytes: our client vs the official one',
+        args,
+    )
     if shutil.which("npm") is None:
         raise SystemExit("npm is needed to install the official client")
 
@@ -244,8 +317,12 @@ def main() -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     database_url = bench_database_url(args.database_url)
-    env = {"REALTIME_STANDIN": "on", "OPENAI_API_KEY": "", "TUTOR_MINTS_PER_MINUTE": "1000000",
-           "TUTOR_MAX_LIVE_SESSIONS": "1000000"}
+    env = {
+        "REALTIME_STANDIN": "on",
+        "OPENAI_API_KEY": "",
+        "TUTOR_MINTS_PER_MINUTE": "1000000",
+        "TUTOR_MAX_LIVE_SESSIONS": "1000000",
+    }
     django_setup(database_url, **env)
     cookie = learner_cookie()
     from django.db import connections
@@ -257,16 +334,30 @@ def main() -> None:
     ours, official = result["times"]["ours"], result["times"]["official"]
     for failure in result["failures"]:
         print(f"failed run (left out): {failure}")
-    print(f"runs: {len(ours)} of ours and {len(official)} of theirs after {warmup} warm-up runs, alternating, headless Chromium, the stand-in under daphne")
-    p50 = figure('"Start" to session.updated, p50', percentile(ours, 50), percentile(official, 50), "ms", target="<= 1.0")
+    print(
+        f"runs: {len(ours)} of ours and {len(official)} of theirs after {warmup} warm-up runs, alternating, headless Chromium, the stand-in under daphne"
+    )
+    p50 = figure(
+        '"Start" to session.updated, p50',
+        percentile(ours, 50),
+        percentile(official, 50),
+        "ms",
+        target="<= 1.0",
+    )
     figure('"Start" to session.updated, p99', percentile(ours, 99), percentile(official, 99), "ms")
     for phase in ("microphone", "key request", "key to session.updated"):
-        figure(f"  of which {phase}, p50", percentile(result["breakdown"][("ours", phase)], 50),
-               percentile(result["breakdown"][("official", phase)], 50), "ms")
+        figure(
+            f"  of which {phase}, p50",
+            percentile(result["breakdown"][("ours", phase)], 50),
+            percentile(result["breakdown"][("official", phase)], 50),
+            "ms",
+        )
     (our_raw, our_gz), (their_raw, their_gz) = result["sizes"]["ours"], result["sizes"]["official"]
     raw_ratio = figure("JavaScript bytes", our_raw, their_raw, "B", target="<= 0.2")
     gz_ratio = figure("JavaScript bytes, gzip", our_gz, their_gz, "B", target="<= 0.2")
-    print(f"(ours: {(REPO / 'static/js').name}/*.js as served, unminified; theirs: the esbuild bundle, minified)")
+    print(
+        f"(ours: {(REPO / 'static/js').name}/*.js as served, unminified; theirs: the esbuild bundle, minified)"
+    )
     verdict("time ratio <= 1.0", p50 <= 1.0, f"p50 {p50:.2f}")
     verdict("bytes ratio <= 1/5", raw_ratio <= 0.2, f"{raw_ratio:.3f} raw, {gz_ratio:.3f} gzip")
 

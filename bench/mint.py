@@ -41,7 +41,9 @@ def learner_build(email: str, *, words: int, grades: int):
     from accounts.models import User
     from tutor.models import Assignment, TestResult, Word, WordList, WordProgress
 
-    learner = User.objects.create_user(email=email, password="x", target_language="es", cefr_level="B1")
+    learner = User.objects.create_user(
+        email=email, password="x", target_language="es", cefr_level="B1"
+    )
     now = timezone.now()
     per_list = 1_000
     word_ids = []
@@ -71,8 +73,13 @@ def learner_build(email: str, *, words: int, grades: int):
     )
     first_list = WordList.objects.filter(assignments__learner=learner).first()
     TestResult.objects.bulk_create(
-        TestResult(learner=learner, word_list=first_list, score=n % 10, max_score=10,
-                   taken_at=now - dt.timedelta(hours=n))
+        TestResult(
+            learner=learner,
+            word_list=first_list,
+            score=n % 10,
+            max_score=10,
+            taken_at=now - dt.timedelta(hours=n),
+        )
         for n in range(grades)
     )
     return learner
@@ -104,14 +111,18 @@ class QueryCounter:
         from django.db.backends.signals import connection_created
 
         connections.close_all()
-        connection_created.connect(lambda sender, connection, **kw: connection.execute_wrappers.append(self), weak=False)
+        connection_created.connect(
+            lambda sender, connection, **kw: connection.execute_wrappers.append(self), weak=False
+        )
 
 
 async def timed_posts(http, plan: list[str], progress: Progress) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {path: [] for path in set(plan)}
     for path in plan:
         started = time.perf_counter()
-        response = await http.post(path, content=b"{}", headers={"X-CSRFToken": CSRF, "Content-Type": "application/json"})
+        response = await http.post(
+            path, content=b"{}", headers={"X-CSRFToken": CSRF, "Content-Type": "application/json"}
+        )
         elapsed = time.perf_counter() - started
         if response.status_code != 200:
             raise SystemExit(f"{path} answered {response.status_code}: {response.text[:300]}")
@@ -128,22 +139,42 @@ async def run(args, learners) -> None:
     (big, big_cookies), (small, small_cookies) = learners
     transport = httpx.ASGITransport(app=application)
     token, bare = "/tutor/token/", "/bench/bare-forward/"
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", cookies=big_cookies) as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://127.0.0.1", cookies=big_cookies
+    ) as http:
         warm = 3 if args.smoke else 20
         await timed_posts(http, [token, bare] * warm, Progress("warm-up", 2 * warm))
         samples = args.samples
-        times = await timed_posts(http, [token, bare] * samples, Progress("mints (token, bare, alternating)", 2 * samples))
+        times = await timed_posts(
+            http, [token, bare] * samples, Progress("mints (token, bare, alternating)", 2 * samples)
+        )
 
     print(f"samples: {samples} of each, alternating, one request at a time")
-    p50 = figure("p50 latency", percentile(times[token], 50), percentile(times[bare], 50), "ms", target="<= 1.2")
-    p99 = figure("p99 latency", percentile(times[token], 99), percentile(times[bare], 99), "ms", target="<= 1.2")
-    print(f"mean latency: token {sum(times[token]) / samples:.3f} ms | bare {sum(times[bare]) / samples:.3f} ms")
+    p50 = figure(
+        "p50 latency",
+        percentile(times[token], 50),
+        percentile(times[bare], 50),
+        "ms",
+        target="<= 1.2",
+    )
+    p99 = figure(
+        "p99 latency",
+        percentile(times[token], 99),
+        percentile(times[bare], 99),
+        "ms",
+        target="<= 1.2",
+    )
+    print(
+        f"mean latency: token {sum(times[token]) / samples:.3f} ms | bare {sum(times[bare]) / samples:.3f} ms"
+    )
 
     counter = args.counter
     per_mint = {}
     big_name = f"{args.words:,} words, {args.grades:,} grades"
     for name, cookies in ((big_name, big_cookies), ("10 words, no grades", small_cookies)):
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", cookies=cookies) as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1", cookies=cookies
+        ) as http:
             rounds = 3 if args.smoke else 10
             before = counter.count
             await timed_posts(http, [token] * rounds, Progress(f"queries ({name})", rounds))
@@ -152,7 +183,9 @@ async def run(args, learners) -> None:
             await timed_posts(http, [bare] * rounds, Progress("queries (bare)", rounds))
             bare_queries = (counter.count - before) / rounds
     if not args.smoke:
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", cookies=big_cookies) as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1", cookies=big_cookies
+        ) as http:
             counter.recorded = []
             await timed_posts(http, [token], Progress("one mint, statement by statement", 1))
             print("statements of one mint:")
@@ -165,20 +198,28 @@ async def run(args, learners) -> None:
     worst = max(per_mint.values())
     verdict("p50 ratio <= 1.2", p50 <= 1.2, f"{p50:.2f}")
     verdict("p99 ratio <= 1.2", p99 <= 1.2, f"{p99:.2f}")
-    verdict("queries per mint constant and <= 6", constant and worst <= 6,
-            f"{'constant' if constant else 'not constant'}, {worst:g} per mint")
+    verdict(
+        "queries per mint constant and <= 6",
+        constant and worst <= 6,
+        f"{'constant' if constant else 'not constant'}, {worst:g} per mint",
+    )
 
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--samples", type=int, default=0, help="mints of each kind (default 400; 10 with --smoke)")
+    p.add_argument(
+        "--samples", type=int, default=0, help="mints of each kind (default 400; 10 with --smoke)"
+    )
     args = p.parse_args()
     args.samples = args.samples or (10 if args.smoke else 400)
     header("Minting: POST /tutor/token/ vs a bare forwarding view", args)
 
     port = free_port()
-    stub = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "_upstream_stub.py"), str(port)],
-                            stdout=subprocess.PIPE, text=True)
+    stub = subprocess.Popen(
+        [sys.executable, os.path.join(os.path.dirname(__file__), "_upstream_stub.py"), str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert stub.stdout.readline().strip() == "ready"
         database_url = bench_database_url(args.database_url)
@@ -204,7 +245,9 @@ def main() -> None:
         User.objects.filter(email__endswith="@bench.test").delete()
         big = learner_build(f"big-{run_id}@bench.test", words=words, grades=grades)
         small = learner_build(f"small-{run_id}@bench.test", words=10, grades=0)
-        print(f"learner: {words:,} words, {grades:,} grades (built in {time.monotonic() - started:.1f} s)")
+        print(
+            f"learner: {words:,} words, {grades:,} grades (built in {time.monotonic() - started:.1f} s)"
+        )
         args.counter = QueryCounter()
         learners = ((big, cookies_for(big)), (small, cookies_for(small)))
         args.counter.install()

@@ -46,7 +46,8 @@ def data_build(sockets: int):
 
     learner = User.objects.create_user(email=f"saver-{time.time_ns()}@bench.test", password="x")
     sessions = TutorSession.objects.bulk_create(
-        TutorSession(learner=learner, model="gpt-realtime", voice="marin", instructions="") for _ in range(sockets + 1)
+        TutorSession(learner=learner, model="gpt-realtime", voice="marin", instructions="")
+        for _ in range(sockets + 1)
     )
     client = Client()
     client.force_login(learner)
@@ -61,15 +62,22 @@ def baseline_inserts(database_url: str, session_id: int, count: int) -> float:
     from tutor.models import ConversationItem
 
     fields = [f for f in ConversationItem._meta.concrete_fields if not f.primary_key]
-    sql = 'INSERT INTO {} ({}) VALUES ({})'.format(
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
         ConversationItem._meta.db_table,
         ", ".join(f'"{f.column}"' for f in fields),
         ", ".join(["%s"] * len(fields)),
     )
     rows = []
     for n in range(count):
-        item = ConversationItem(session_id=session_id, item_id=f"raw_{n}", role="user", kind="message",
-                                text=f"turn number {n}, hola", raw={"n": n}, order=n)
+        item = ConversationItem(
+            session_id=session_id,
+            item_id=f"raw_{n}",
+            role="user",
+            kind="message",
+            text=f"turn number {n}, hola",
+            raw={"n": n},
+            order=n,
+        )
         rows.append([f.get_db_prep_save(f.pre_save(item, True), connection) for f in fields])
     progress = Progress("baseline INSERT + COMMIT", count)
     with psycopg.connect(database_url.replace("postgres://", "postgresql://", 1)) as conn:
@@ -89,20 +97,34 @@ async def sockets_open(base_url: str, cookie: str, session_ids: list[int]):
     progress = Progress("opening sockets", len(session_ids))
 
     async def one(session_id: int):
-        ws = await connect(f"{url}/ws/tutor/sessions/{session_id}/", origin=ORIGIN,
-                           additional_headers={"Cookie": f"sessionid={cookie}"}, proxy=None, open_timeout=60)
+        ws = await connect(
+            f"{url}/ws/tutor/sessions/{session_id}/",
+            origin=ORIGIN,
+            additional_headers={"Cookie": f"sessionid={cookie}"},
+            proxy=None,
+            open_timeout=60,
+        )
         progress.step()
         return ws
 
     opened = []
     for start in range(0, len(session_ids), 50):  # not all at once: 2 cores
-        opened += await asyncio.gather(*(one(s) for s in session_ids[start:start + 50]))
+        opened += await asyncio.gather(*(one(s) for s in session_ids[start : start + 50]))
     return opened
 
 
 async def save_one(ws, item_id: str, order: int) -> float:
-    message = {"type": "item", "item": {"id": item_id, "role": "user", "kind": "message",
-                                        "text": f"turn number {order}, hola", "order": order, "raw": {"n": order}}}
+    message = {
+        "type": "item",
+        "item": {
+            "id": item_id,
+            "role": "user",
+            "kind": "message",
+            "text": f"turn number {order}, hola",
+            "order": order,
+            "raw": {"n": order},
+        },
+    }
     started = time.perf_counter()
     await ws.send(json.dumps(message))
     while True:
@@ -152,15 +174,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def channels_run(server_pid: int, base_url: str, cookie: str, session_ids: list[int], args) -> dict:
+async def channels_run(
+    server_pid: int, base_url: str, cookie: str, session_ids: list[int], args
+) -> dict:
     sockets = await sockets_open(base_url, cookie, session_ids)
     result = {}
     try:
         await closed_loop(sockets, 1, "warm")
-        started, server_cpu, client_cpu = time.perf_counter(), cpu_seconds(server_pid), time.process_time()
+        started, server_cpu, client_cpu = (
+            time.perf_counter(),
+            cpu_seconds(server_pid),
+            time.process_time(),
+        )
         result["rate"], result["latencies"] = await closed_loop(sockets, args.per_socket, "fast")
         wall = time.perf_counter() - started
-        result["cpu"] = ((cpu_seconds(server_pid) - server_cpu) / wall, (time.process_time() - client_cpu) / wall)
+        result["cpu"] = (
+            (cpu_seconds(server_pid) - server_cpu) / wall,
+            (time.process_time() - client_cpu) / wall,
+        )
         result["paced"] = [
             (interval, *await paced(sockets, args.paced_seconds, interval, f"paced{interval:g}"))
             for interval in args.intervals
@@ -189,7 +220,9 @@ def main() -> None:
     baseline_session, socket_sessions = session_ids[0], session_ids[1:]
     connections.close_all()
     layer = "Redis" if os.environ.get("REDIS_URL") else "in-memory"
-    print(f"database: {database_url.split('@')[-1]} | sockets: {sockets} | channel layer: {layer} | DB_CONN_MAX_AGE=60")
+    print(
+        f"database: {database_url.split('@')[-1]} | sockets: {sockets} | channel layer: {layer} | DB_CONN_MAX_AGE=60"
+    )
 
     baseline_count = 200 if args.smoke else 5_000
     baseline_rate = baseline_inserts(database_url, baseline_session, baseline_count)
@@ -197,28 +230,47 @@ def main() -> None:
         result = asyncio.run(channels_run(server.pid, base_url, cookie, socket_sessions, args))
 
     saved = ConversationItem.objects.filter(session_id__in=socket_sessions).count()
-    expected = len(socket_sessions) * (1 + args.per_socket) + sum(len(lat) for _, _, lat in result["paced"])
+    expected = len(socket_sessions) * (1 + args.per_socket) + sum(
+        len(lat) for _, _, lat in result["paced"]
+    )
     print(f"items saved through Channels: {saved} (expected {expected})")
-    ratio = figure("items/s (back to back)", result["rate"], baseline_rate, "items/s", target=">= 0.5", better="higher")
+    ratio = figure(
+        "items/s (back to back)",
+        result["rate"],
+        baseline_rate,
+        "items/s",
+        target=">= 0.5",
+        better="higher",
+    )
     lat = result["latencies"]
-    print(f"ack latency back to back ({len(lat)} items, {sockets} sockets in flight): "
-          f"p50 {percentile(lat, 50):.1f} ms | p99 {percentile(lat, 99):.1f} ms")
+    print(
+        f"ack latency back to back ({len(lat)} items, {sockets} sockets in flight): "
+        f"p50 {percentile(lat, 50):.1f} ms | p99 {percentile(lat, 99):.1f} ms"
+    )
     server_cores, client_cores = result["cpu"]
-    print(f"CPU while back to back: daphne {server_cores:.2f} cores, this client {client_cores:.2f} cores "
-          f"(of {os.cpu_count()}; PostgreSQL and Redis share the rest)")
+    print(
+        f"CPU while back to back: daphne {server_cores:.2f} cores, this client {client_cores:.2f} cores "
+        f"(of {os.cpu_count()}; PostgreSQL and Redis share the rest)"
+    )
     base_ms = 1000 / baseline_rate
     print(f"(latency baseline: one raw INSERT + COMMIT, {base_ms:.2f} ms)")
     paced_p99s = {}
     for interval, offered, paced_lat in result["paced"]:
         name = f"every {interval:g} s"
-        print(f"paced, one item per socket {name}: {offered:.0f} items/s offered ({len(paced_lat)} items)")
+        print(
+            f"paced, one item per socket {name}: {offered:.0f} items/s offered ({len(paced_lat)} items)"
+        )
         figure(f"ack p50 (paced, {name})", percentile(paced_lat, 50), base_ms, "ms")
         paced_p99s[name] = percentile(paced_lat, 99)
         figure(f"ack p99 (paced, {name})", paced_p99s[name], base_ms, "ms", target="<= 50 ms")
     verdict("items/s >= 0.5 of raw", ratio >= 0.5, f"{ratio:.2f}")
     for name, p99 in paced_p99s.items():
         verdict(f"ack p99 <= 50 ms (paced, {name})", p99 <= 50, f"{p99:.1f} ms")
-    verdict("ack p99 <= 50 ms (back to back)", percentile(lat, 99) <= 50, f"{percentile(lat, 99):.1f} ms")
+    verdict(
+        "ack p99 <= 50 ms (back to back)",
+        percentile(lat, 99) <= 50,
+        f"{percentile(lat, 99):.1f} ms",
+    )
     if saved != expected:
         raise SystemExit("some items were not saved")
 

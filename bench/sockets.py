@@ -37,7 +37,8 @@ def data_build(count: int):
 
     learner = User.objects.create_user(email=f"idle-{time.time_ns()}@bench.test", password="x")
     sessions = TutorSession.objects.bulk_create(
-        TutorSession(learner=learner, model="gpt-realtime", voice="marin", instructions="") for _ in range(count + 1)
+        TutorSession(learner=learner, model="gpt-realtime", voice="marin", instructions="")
+        for _ in range(count + 1)
     )
     client = Client()
     client.force_login(learner)
@@ -47,11 +48,20 @@ def data_build(count: int):
 async def connect(url: str, cookie: str):
     from websockets.asyncio.client import connect as ws_connect
 
-    return await ws_connect(url, origin=ORIGIN, additional_headers={"Cookie": f"sessionid={cookie}"},
-                            proxy=None, open_timeout=120, ping_interval=None, compression=None)
+    return await ws_connect(
+        url,
+        origin=ORIGIN,
+        additional_headers={"Cookie": f"sessionid={cookie}"},
+        proxy=None,
+        open_timeout=120,
+        ping_interval=None,
+        compression=None,
+    )
 
 
-async def measure(pid: int, base_url: str, cookie: str, session_ids: list[int], settle_s: float) -> dict:
+async def measure(
+    pid: int, base_url: str, cookie: str, session_ids: list[int], settle_s: float
+) -> dict:
     ws_base = base_url.replace("http://", "ws://") + "/ws/tutor/sessions/"
     warm = await connect(f"{ws_base}{session_ids[0]}/", cookie)
     await warm.close()
@@ -61,7 +71,7 @@ async def measure(pid: int, base_url: str, cookie: str, session_ids: list[int], 
     progress = Progress("opening idle sockets", len(session_ids) - 1)
     sockets = []
     for start in range(1, len(session_ids), 50):
-        batch = session_ids[start:start + 50]
+        batch = session_ids[start : start + 50]
         sockets += await asyncio.gather(*(connect(f"{ws_base}{s}/", cookie) for s in batch))
         progress.step(len(batch))
     await asyncio.sleep(settle_s)  # idle: let the server finish every handshake and settle
@@ -78,7 +88,12 @@ async def measure(pid: int, base_url: str, cookie: str, session_ids: list[int], 
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--sockets", type=int, default=0, help="idle sockets to hold (default 1000; 50 with --smoke)")
+    p.add_argument(
+        "--sockets",
+        type=int,
+        default=0,
+        help="idle sockets to hold (default 1000; 50 with --smoke)",
+    )
     args = p.parse_args()
     count = args.sockets or (50 if args.smoke else 1_000)
     header(f"Memory per idle socket: {count} sockets on one daphne process", args)
@@ -93,16 +108,24 @@ def main() -> None:
     layer = "Redis" if os.environ.get("REDIS_URL") else "in-memory"
     print(f"database: {database_url.split('@')[-1]} | channel layer: {layer}")
     with daphne(database_url, {"DB_CONN_MAX_AGE": "60"}) as (process, base_url):
-        result = asyncio.run(measure(process.pid, base_url, cookie, session_ids, 0.5 if args.smoke else 3.0))
+        result = asyncio.run(
+            measure(process.pid, base_url, cookie, session_ids, 0.5 if args.smoke else 3.0)
+        )
 
     grown = result["after"] - result["before"]
     per_socket = grown / result["open"] if result["open"] else float("inf")
     print(f"sockets open and idle: {result['open']} of {count}")
-    print(f"process RSS: baseline {result['before'] / 1024:.1f} MiB | with sockets {result['after'] / 1024:.1f} MiB "
-          f"| after closing them {result['after_close'] / 1024:.1f} MiB")
-    print(f"memory per socket: {per_socket:.1f} KiB | baseline (whole process) {result['before']:.0f} KiB "
-          f"| ratio {per_socket / result['before']:.4f} | target <= 100 KiB")
-    print(f"all {result['open']} sockets as a share of the baseline process: {grown / result['before']:.2f}")
+    print(
+        f"process RSS: baseline {result['before'] / 1024:.1f} MiB | with sockets {result['after'] / 1024:.1f} MiB "
+        f"| after closing them {result['after_close'] / 1024:.1f} MiB"
+    )
+    print(
+        f"memory per socket: {per_socket:.1f} KiB | baseline (whole process) {result['before']:.0f} KiB "
+        f"| ratio {per_socket / result['before']:.4f} | target <= 100 KiB"
+    )
+    print(
+        f"all {result['open']} sockets as a share of the baseline process: {grown / result['before']:.2f}"
+    )
     verdict("memory per socket <= 100 KiB", per_socket <= 100, f"{per_socket:.1f} KiB")
     if result["open"] != count:
         raise SystemExit("not every socket stayed open")

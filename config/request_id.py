@@ -20,7 +20,9 @@ META_KEY = "HTTP_X_REQUEST_ID"
 VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,64}$")
 NO_REQUEST = "-"
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default=NO_REQUEST)
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "request_id", default=NO_REQUEST
+)
 
 
 def request_id_current() -> str:

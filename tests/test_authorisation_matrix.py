@@ -78,7 +78,10 @@ def _admin_model_rows() -> dict[str, dict]:
     for model in ADMIN_MODELS:
         base = f"admin/{model}/"
         rows[base] = {"GET": STAFF_ONLY}
-        rows[base + "add/"] = {"GET": STAFF_ONLY, "POST": STAFF_ONLY}  # POST: the form again, with errors
+        rows[base + "add/"] = {
+            "GET": STAFF_ONLY,
+            "POST": STAFF_ONLY,
+        }  # POST: the form again, with errors
         rows[base + "<path:object_id>/change/"] = {"GET": STAFF_ONLY, "POST": STAFF_ONLY}
         rows[base + "<path:object_id>/delete/"] = {"GET": STAFF_ONLY}
         rows[base + "<path:object_id>/history/"] = {"GET": STAFF_ONLY}
@@ -111,7 +114,10 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "accounts/inactive/": {"GET": PUBLIC},
     "accounts/signup/": {"GET": GUESTS_ONLY},
     "accounts/reauthenticate/": {"GET": SIGNED_IN},
-    "accounts/email/": {"GET": SIGNED_IN, "POST": row(302, 302, 302, 302)},  # no action: back to the page
+    "accounts/email/": {
+        "GET": SIGNED_IN,
+        "POST": row(302, 302, 302, 302),
+    },  # no action: back to the page
     "accounts/confirm-email/": {"GET": PUBLIC},
     "accounts/password/change/": {"GET": SIGNED_IN, "POST": SIGNED_IN},
     "accounts/password/set/": {"GET": row(302, 302, 302, 302)},  # they all have a password
@@ -119,7 +125,9 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "accounts/login/code/confirm/": {"GET": row(302, 302, 302, 302)},
     "accounts/^confirm-email/(?P<key>[-:\\w]+)/$": {"GET": PUBLIC},  # a bogus key: "invalid link"
     "accounts/password/reset/key/done/": {"GET": PUBLIC},
-    "accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": {"GET": PUBLIC},  # bad token page
+    "accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": {
+        "GET": PUBLIC
+    },  # bad token page
     "accounts/password/reset/done/": {"GET": PUBLIC},
     # The admin
     "admin/": {"GET": STAFF_ONLY},
@@ -129,7 +137,9 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "admin/password_change/done/": {"GET": STAFF_ONLY},
     "admin/autocomplete/": {"GET": row(302, 302, 302, 403)},  # no field named: refused
     "admin/jsi18n/": {"GET": STAFF_ONLY},
-    "admin/r/<path:content_type_id>/<path:object_id>/": {"GET": row(302, 302, 302, 404)},  # users have no public page
+    "admin/r/<path:content_type_id>/<path:object_id>/": {
+        "GET": row(302, 302, 302, 404)
+    },  # users have no public page
     "admin/^(?P<app_label>auth|account|accounts|tutor)/$": {"GET": STAFF_ONLY},
     "admin/(?P<url>.*)$": {"GET": row(302, 302, 302, 404)},  # the admin's catch-all
     "admin/accounts/user/<id>/password/": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
@@ -159,12 +169,18 @@ def url_patterns() -> list[str]:
 def world(alice, bob, staff, alice_words):
     word = alice_words.words.first()
     session = TutorSession.objects.create(
-        learner=alice, model="gpt-realtime", voice="marin", instructions="Focus words: gato", focus_words=["gato"]
+        learner=alice,
+        model="gpt-realtime",
+        voice="marin",
+        instructions="Focus words: gato",
+        focus_words=["gato"],
     )
     result = TestResult.objects.create(learner=alice, word_list=alice_words, score=1, max_score=2)
     objects = {
         "auth/group": Group.objects.create(name="Teachers"),
-        "account/emailaddress": EmailAddress.objects.create(user=alice, email=alice.email, verified=True, primary=True),
+        "account/emailaddress": EmailAddress.objects.create(
+            user=alice, email=alice.email, verified=True, primary=True
+        ),
         "accounts/user": alice,
         "tutor/wordlist": alice_words,
         "tutor/word": word,
@@ -220,8 +236,11 @@ def status_of(role: str, method: str, pattern: str, world: dict) -> int:
     if method == "GET":
         return client.get(path).status_code
     if pattern == "tutor/token/":
-        return client.post(path, data=json.dumps({"session_id": world["session"].pk}),
-                           content_type="application/json").status_code
+        return client.post(
+            path,
+            data=json.dumps({"session_id": world["session"].pk}),
+            content_type="application/json",
+        ).status_code
     return client.post(path, data={}).status_code
 
 
@@ -234,7 +253,9 @@ def upstream(settings):
     settings.TUTOR_MINTS_PER_MINUTE = 1000
     with respx.mock(assert_all_called=False) as router:
         router.post("http://testserver/standin/v1/realtime/client_secrets").mock(
-            return_value=httpx.Response(200, json={"value": "ek_matrix", "expires_at": 1767225600, "session": {}})
+            return_value=httpx.Response(
+                200, json={"value": "ek_matrix", "expires_at": 1767225600, "session": {}}
+            )
         )
         yield router
 
@@ -248,7 +269,9 @@ def test_every_url_has_an_expectation():
 
 
 def test_every_admin_model_is_listed():
-    registered = {f"{model._meta.app_label}/{model._meta.model_name}" for model in admin_site._registry}
+    registered = {
+        f"{model._meta.app_label}/{model._meta.model_name}" for model in admin_site._registry
+    }
     assert registered == set(ADMIN_MODELS)
 
 
@@ -265,24 +288,36 @@ def test_the_standin_opens_to_its_bearer_key_only(client, upstream):
     """The stand-in cells above are 401 for every session; its server key is what opens it."""
     respx.stop()  # talk to the real stand-in view, not the fake one
     response = client.post(
-        "/standin/v1/realtime/client_secrets", data={}, content_type="application/json",
+        "/standin/v1/realtime/client_secrets",
+        data={},
+        content_type="application/json",
         headers={"Authorization": f"Bearer {STANDIN_KEY}"},
     )
     assert response.status_code == 200 and response.json()["value"].startswith("ek_")
-    hangup = client.post("/standin/v1/realtime/calls/rtc_nope/hangup", headers={"Authorization": f"Bearer {STANDIN_KEY}"})
+    hangup = client.post(
+        "/standin/v1/realtime/calls/rtc_nope/hangup",
+        headers={"Authorization": f"Bearer {STANDIN_KEY}"},
+    )
     assert hangup.status_code == 404  # authorised; just no such call
 
 
 # --- The conversation socket --------------------------------------------------------------
 
-SOCKET_EXPECTED = {"anonymous": (False, 4401), "learner_a": (True, None), "learner_b": (False, 4404), "staff": (False, 4404)}
+SOCKET_EXPECTED = {
+    "anonymous": (False, 4401),
+    "learner_a": (True, None),
+    "learner_b": (False, 4404),
+    "staff": (False, 4404),
+}
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_conversation_socket_opens_to_its_learner_only(alice, bob, staff):
     from asgiref.sync import sync_to_async
 
-    session = await TutorSession.objects.acreate(learner=alice, model="m", voice="v", instructions="")
+    session = await TutorSession.objects.acreate(
+        learner=alice, model="m", voice="v", instructions=""
+    )
     users = {"learner_a": alice, "learner_b": bob, "staff": staff}
 
     @sync_to_async
@@ -296,8 +331,12 @@ async def test_the_conversation_socket_opens_to_its_learner_only(alice, bob, sta
         headers = [(b"origin", b"http://localhost:8000")]
         if role in users:
             headers.append((b"cookie", f"sessionid={await cookie_for(users[role])}".encode()))
-        communicator = WebsocketCommunicator(application, f"/ws/tutor/sessions/{session.pk}/", headers=headers)
+        communicator = WebsocketCommunicator(
+            application, f"/ws/tutor/sessions/{session.pk}/", headers=headers
+        )
         actual[role] = await communicator.connect(timeout=5)
         await communicator.disconnect()
-    await sync_to_async(connections.close_all)()  # the async ORM's connection, before the test DB goes
+    await sync_to_async(
+        connections.close_all
+    )()  # the async ORM's connection, before the test DB goes
     assert actual == SOCKET_EXPECTED

@@ -27,7 +27,10 @@ NPM_UNAVAILABLE = 3  # bench/browser.py: the npm registry could not be reached
 def smoke(script: str, timeout: int = 240) -> str:
     proc = subprocess.run(
         [sys.executable, f"bench/{script}", "--smoke"],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     if proc.returncode == NPM_UNAVAILABLE and "npm install failed" in proc.stderr:
@@ -52,22 +55,32 @@ def test_mint_prints_latencies_ratios_and_queries_per_mint():
     assert "target queries per mint constant and <= 6:" in out
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="bench/save.py measures PostgreSQL: set DATABASE_URL=postgres://…")
+@pytest.mark.skipif(
+    not ON_POSTGRES, reason="bench/save.py measures PostgreSQL: set DATABASE_URL=postgres://…"
+)
 def test_save_prints_throughput_and_ack_latencies():
     out = smoke("save.py")
     assert_figure(out, "items/s (back to back)")
     assert_figure(out, "ack p99 (paced, every 1 s)")
-    assert re.search(r"^items saved through Channels: (\d+) \(expected \1\)", out, re.MULTILINE), out
+    assert re.search(r"^items saved through Channels: (\d+) \(expected \1\)", out, re.MULTILINE), (
+        out
+    )
 
 
 def test_sockets_prints_memory_per_socket():
     out = smoke("sockets.py")
-    assert re.search(r"^memory per socket: [\d.]+ KiB \| baseline \(whole process\) \d+ KiB \| ratio [\d.]+", out, re.MULTILINE), out
+    assert re.search(
+        r"^memory per socket: [\d.]+ KiB \| baseline \(whole process\) \d+ KiB \| ratio [\d.]+",
+        out,
+        re.MULTILINE,
+    ), out
     assert re.search(r"^sockets open and idle: (\d+) of \1$", out, re.MULTILINE), out
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is needed to install the official client")
+@pytest.mark.skipif(
+    shutil.which("npm") is None, reason="npm is needed to install the official client"
+)
 def test_browser_prints_times_and_bytes_against_the_official_client():
     reason = chromium_missing_reason()
     if reason:

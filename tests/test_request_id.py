@@ -31,7 +31,8 @@ def test_it_keeps_a_sane_request_id_from_the_proxy(client):
 
 
 @pytest.mark.parametrize(
-    "proposed", ["short", "x" * 65, "has space in it", "line\nbreak-injected", "<script>alert(1)</script>"]
+    "proposed",
+    ["short", "x" * 65, "has space in it", "line\nbreak-injected", "<script>alert(1)</script>"],
 )
 def test_it_replaces_an_unusable_request_id(client, proposed):
     response = client.get("/", HTTP_X_REQUEST_ID=proposed)
@@ -45,13 +46,17 @@ def test_redirects_and_errors_carry_it_too(client):
 
 
 async def test_async_views_carry_it(async_client, db):
-    response = await async_client.post("/tutor/token/", headers={"X-Request-ID": "req-async-000001"})
+    response = await async_client.post(
+        "/tutor/token/", headers={"X-Request-ID": "req-async-000001"}
+    )
     assert response.status_code == 401
     assert response["X-Request-ID"] == "req-async-000001"
 
 
 def _record(message: str, *args, exc_info=None) -> logging.LogRecord:
-    record = logging.LogRecord("tutor.realtime", logging.WARNING, __file__, 1, message, args, exc_info)
+    record = logging.LogRecord(
+        "tutor.realtime", logging.WARNING, __file__, 1, message, args, exc_info
+    )
     RequestIdFilter().filter(record)
     return record
 
@@ -82,11 +87,19 @@ def test_keys_are_masked_in_messages_arguments_and_exceptions(settings):
     except RuntimeError:
         exc_info = sys.exc_info()
     record = _record(
-        "minted %s with %s (%s)", "ek_0123456789abcdef", "Bearer sk-live-zzz999", "not-key-shaped-but-secret-42",
+        "minted %s with %s (%s)",
+        "ek_0123456789abcdef",
+        "Bearer sk-live-zzz999",
+        "not-key-shaped-but-secret-42",
         exc_info=exc_info,
     )
     for text in (JsonFormatter().format(record), PlainFormatter().format(record)):
-        for secret in ("ek_0123456789abcdef", "sk-live-zzz999", "sk-proj-abcdef123456", "not-key-shaped-but-secret-42"):
+        for secret in (
+            "ek_0123456789abcdef",
+            "sk-live-zzz999",
+            "sk-proj-abcdef123456",
+            "not-key-shaped-but-secret-42",
+        ):
             assert secret not in text
         assert "[redacted]" in text
     assert redact("nothing secret here") == "nothing secret here"
@@ -120,7 +133,10 @@ def test_json_logs_of_a_real_server_carry_request_ids_and_no_keys(learner_cookie
             browser_key = response.json()["client_secret"]
             assert browser_key.startswith("ek_")
             assert response.headers["X-Request-ID"] == "req-mint-00000001"
-            assert http.get("/no-such-page/", headers={"X-Request-ID": "req-missing-0001"}).status_code == 404
+            assert (
+                http.get("/no-such-page/", headers={"X-Request-ID": "req-missing-0001"}).status_code
+                == 404
+            )
         log = server.log()
 
     assert SERVER_KEY not in log
@@ -132,9 +148,13 @@ def test_json_logs_of_a_real_server_carry_request_ids_and_no_keys(learner_cookie
     by_request = {line["request_id"] for line in lines}
     # httpx logs the upstream call made while the token view ran, under that request's id.
     assert any(
-        line["request_id"] == "req-mint-00000001" and "client_secrets" in line["message"] for line in lines
+        line["request_id"] == "req-mint-00000001" and "client_secrets" in line["message"]
+        for line in lines
     ), log
-    assert any(line["request_id"] == "req-missing-0001" and "Not Found" in line["message"] for line in lines), log
+    assert any(
+        line["request_id"] == "req-missing-0001" and "Not Found" in line["message"]
+        for line in lines
+    ), log
     assert "-" in by_request  # start-up lines, outside any request
 
 

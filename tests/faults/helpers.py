@@ -47,14 +47,24 @@ def ws_connect(base_url: str, path: str, cookie: str | None, *, origin: str = OR
 
     headers = {"Cookie": f"sessionid={cookie}"} if cookie else {}
     return connect(
-        ws_url(base_url, path), origin=origin, additional_headers=headers, open_timeout=10, proxy=None
+        ws_url(base_url, path),
+        origin=origin,
+        additional_headers=headers,
+        open_timeout=10,
+        proxy=None,
     )
 
 
 def item_message(item_id: str, order: int, text: str | None = None, role: str = "user") -> dict:
     return {
         "type": "item",
-        "item": {"id": item_id, "role": role, "kind": "message", "text": text or f"turn {order}", "order": order},
+        "item": {
+            "id": item_id,
+            "role": role,
+            "kind": "message",
+            "text": text or f"turn {order}",
+            "order": order,
+        },
     }
 
 
@@ -79,7 +89,9 @@ def postgres_ctl(action: str) -> subprocess.CompletedProcess:
     version = postgres_cluster()
     return subprocess.run(
         ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -95,7 +107,9 @@ def postgres_ensure_up(timeout_s: float = 60.0) -> None:
 
 
 @contextlib.contextmanager
-def daphne_on_port(port: int | None = None, *, env: dict[str, str] | None = None) -> Iterator[Daphne]:
+def daphne_on_port(
+    port: int | None = None, *, env: dict[str, str] | None = None
+) -> Iterator[Daphne]:
     """Like ``tests.support.daphne.daphne_running``, on a chosen port, killable with ``kill()``."""
     port = port or free_port()
     child_env = {
@@ -108,8 +122,20 @@ def daphne_on_port(port: int | None = None, *, env: dict[str, str] | None = None
     log_file = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)
     log_path = Path(log_file.name)
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=REPO, env=child_env, stdout=log_file, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ],
+        cwd=REPO,
+        env=child_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     server = Daphne(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
     try:

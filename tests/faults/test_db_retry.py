@@ -27,8 +27,10 @@ def closes(monkeypatch):
 
 
 def test_it_retries_a_lost_connection_on_a_fresh_one(closes, caplog):
-    save = Flaky(OperationalError("terminating connection due to administrator command"),
-                 InterfaceError("connection already closed"))
+    save = Flaky(
+        OperationalError("terminating connection due to administrator command"),
+        InterfaceError("connection already closed"),
+    )
     slept = []
     assert db_retrying(save, sleep=slept.append)(item_id="a") == ("saved", {"item_id": "a"})
     assert save.calls == 3

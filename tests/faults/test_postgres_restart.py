@@ -27,7 +27,9 @@ from tutor.models import ConversationItem, TutorSession
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not is_postgresql(), reason="needs DATABASE_URL=postgres://… (restarts PostgreSQL)"),
+    pytest.mark.skipif(
+        not is_postgresql(), reason="needs DATABASE_URL=postgres://… (restarts PostgreSQL)"
+    ),
     pytest.mark.skipif(postgres_cluster() is None, reason="no local PostgreSQL cluster to restart"),
 ]
 
@@ -35,7 +37,9 @@ BEFORE, DURING, AFTER = 15, 40, 15
 GAP_S = 0.05
 
 
-async def send_items(base_url: str, path: str, cookie: str, restart: threading.Event) -> tuple[set, list]:
+async def send_items(
+    base_url: str, path: str, cookie: str, restart: threading.Event
+) -> tuple[set, list]:
     acks: set[str] = set()
     errors: list[dict] = []
     sent: list[str] = []
@@ -93,5 +97,7 @@ def test_items_sent_across_a_postgresql_restart_are_all_saved_once(alice):
     assert acks == set(sent)
     saved = list(ConversationItem.objects.filter(session=session).values_list("item_id", flat=True))
     assert sorted(saved) == sorted(sent)  # each exactly once
-    assert "Database unavailable" in log and "retrying" in log  # the restart was felt, and ridden out
+    assert (
+        "Database unavailable" in log and "retrying" in log
+    )  # the restart was felt, and ridden out
     assert "Traceback" not in log

@@ -39,7 +39,9 @@ def test_without_redis_pages_are_served_and_sockets_refused_cleanly(alice):
             assert http.get("/tutor/").status_code == 200
             health = http.get("/healthz")
             outcomes = [
-                asyncio.run(try_socket(server.base_url, f"/ws/tutor/sessions/{session.pk}/", cookie))
+                asyncio.run(
+                    try_socket(server.base_url, f"/ws/tutor/sessions/{session.pk}/", cookie)
+                )
                 for _ in range(3)
             ]
             assert http.get("/").status_code == 200  # still serving after the refusals

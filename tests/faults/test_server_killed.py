@@ -38,7 +38,9 @@ ENV = {"REALTIME_STANDIN": "on", "OPENAI_API_KEY": ""}
 
 @sync_to_async
 def make_learner() -> User:
-    learner = User.objects.create_user(email=EMAIL, display_name="Kira", target_language="es", cefr_level="A2")
+    learner = User.objects.create_user(
+        email=EMAIL, display_name="Kira", target_language="es", cefr_level="A2"
+    )
     server_hashed_password(learner, PASSWORD)
     words = WordList.objects.create(name="Casa", language="es")
     for position, (term, meaning) in enumerate([("gato", "cat"), ("perro", "dog")]):
@@ -91,7 +93,9 @@ async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_o
         await page.click('[data-action="start"]')
         await page.wait_for_selector('#tutor[data-state="live"]', timeout=TIMEOUT_MS)
         await page.click('[data-action="mute"]')
-        await page.wait_for_selector("li.turn-assistant[data-saved=true]", timeout=TIMEOUT_MS)  # the greeting
+        await page.wait_for_selector(
+            "li.turn-assistant[data-saved=true]", timeout=TIMEOUT_MS
+        )  # the greeting
 
         # Saved by the server but never acknowledged to the page, then the server dies.
         swallow_acks["on"] = True
@@ -106,7 +110,9 @@ async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_o
 
     with daphne_on_port(port, env=ENV) as second:
         # The socket comes back and empties the outbox; the call is re-minted for the same session.
-        await page.wait_for_function("() => document.querySelector('[data-pending]').hidden", timeout=TIMEOUT_MS)
+        await page.wait_for_function(
+            "() => document.querySelector('[data-pending]').hidden", timeout=TIMEOUT_MS
+        )
         await page.wait_for_function(RESUMED, timeout=TIMEOUT_MS)
         await say(page, "Tengo un perro")
         await page.wait_for_function(
@@ -124,7 +130,9 @@ async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_o
         log = second.log()
 
     saved = await saved_items()
-    await sync_to_async(connections.close_all)()  # the ORM thread's connection, before the test DB goes
+    await sync_to_async(
+        connections.close_all
+    )()  # the ORM thread's connection, before the test DB goes
     saved_ids = [item.item_id for item in saved]
     texts = [item.text for item in saved]
     assert len(saved_ids) == len(set(saved_ids))  # exactly once

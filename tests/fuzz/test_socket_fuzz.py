@@ -23,7 +23,9 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import Client
-from hypothesis import HealthCheck, example, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from config.asgi import application
 from tutor.conversations import MAX_MESSAGE_BYTES, MAX_TEXT_CHARS
@@ -33,7 +35,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = b"http://localhost:8000"
 PROBE = json.dumps({"type": "fuzz-probe"})
-REPLY_TYPES = {"ack", "error", "call_ack", "tool_result", "ended", "usage_ack", "guardrail", "time_up"}
+REPLY_TYPES = {
+    "ack",
+    "error",
+    "call_ack",
+    "tool_result",
+    "ended",
+    "usage_ack",
+    "guardrail",
+    "time_up",
+}
 CLEAN_CLOSE_CODES = {1000, 4400, 4401, 4403, 4404, 4409, 4429, 4503}
 TIMEOUT_S = 5
 WORKERS = 4
@@ -41,31 +52,45 @@ WORKERS = 4
 
 # --- Strategies ----------------------------------------------------------------------------------
 
+
 def frames(*, bob_session_id: int, bob_item_ids: list[str], alice_session_id: int):
     """Text or binary frames, from plain garbage to nearly valid messages with hostile parts."""
     json_leaf = st.one_of(
-        st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-        st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40),
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=40),
     )
     json_value = st.recursive(
         json_leaf,
-        lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
         max_leaves=12,
     )
     item_ids = st.one_of(
         st.sampled_from(bob_item_ids),  # another learner's items
-        st.sampled_from(["item_1", "item_2", "item_A", "a" * 128, "a" * 129, "", "../../etc", "item 1", "1"]),
+        st.sampled_from(
+            ["item_1", "item_2", "item_A", "a" * 128, "a" * 129, "", "../../etc", "item 1", "1"]
+        ),
         st.text(max_size=12),
     )
     session_ids = st.sampled_from([bob_session_id, alice_session_id, 0, -1, 2**63, "1", None])
     texts = st.one_of(
         st.text(max_size=60),
-        st.sampled_from(["", "x" * MAX_TEXT_CHARS, "x" * (MAX_TEXT_CHARS + 1), "nul\x00byte", "ok"]),
+        st.sampled_from(
+            ["", "x" * MAX_TEXT_CHARS, "x" * (MAX_TEXT_CHARS + 1), "nul\x00byte", "ok"]
+        ),
     )
     anything = st.one_of(json_value, texts, item_ids)
     roles = st.one_of(st.sampled_from(["user", "assistant", "tool", "system", "admin"]), anything)
-    kinds = st.one_of(st.sampled_from(["message", "function_call", "function_call_output"]), anything)
-    orders = st.one_of(st.integers(min_value=-5, max_value=2**40), st.sampled_from([True, 1.5, "3", None]))
+    kinds = st.one_of(
+        st.sampled_from(["message", "function_call", "function_call_output"]), anything
+    )
+    orders = st.one_of(
+        st.integers(min_value=-5, max_value=2**40), st.sampled_from([True, 1.5, "3", None])
+    )
 
     item = st.fixed_dictionaries(
         {"type": st.just("item")},
@@ -80,37 +105,88 @@ def frames(*, bob_session_id: int, bob_item_ids: list[str], alice_session_id: in
             "session_id": session_ids,
         },
     )
-    call = st.fixed_dictionaries({"type": st.just("call")}, optional={"call_id": st.one_of(item_ids, anything), "session_id": session_ids})
+    call = st.fixed_dictionaries(
+        {"type": st.just("call")},
+        optional={"call_id": st.one_of(item_ids, anything), "session_id": session_ids},
+    )
     tool = st.fixed_dictionaries(
         {"type": st.just("tool")},
         optional={
             "call_id": st.one_of(item_ids, anything),
-            "name": st.one_of(st.sampled_from(["record_word_practice", "lookup_word", "drop_tables"]), anything),
+            "name": st.one_of(
+                st.sampled_from(["record_word_practice", "lookup_word", "drop_tables"]), anything
+            ),
             "arguments": st.one_of(
-                st.builds(json.dumps, st.dictionaries(st.sampled_from(["term", "result", "learner_id", "word_id"]), anything, max_size=3)),
+                st.builds(
+                    json.dumps,
+                    st.dictionaries(
+                        st.sampled_from(["term", "result", "learner_id", "word_id"]),
+                        anything,
+                        max_size=3,
+                    ),
+                ),
                 anything,
             ),
         },
     )
-    end = st.fixed_dictionaries({"type": st.just("end")}, optional={"reason": st.one_of(st.sampled_from(["user", "x" * 65]), anything)})
+    end = st.fixed_dictionaries(
+        {"type": st.just("end")},
+        optional={"reason": st.one_of(st.sampled_from(["user", "x" * 65]), anything)},
+    )
     usage = st.fixed_dictionaries(
         {"type": st.just("usage")},
-        optional={"response_id": st.one_of(item_ids, anything), "usage": st.one_of(json_value, st.dictionaries(st.sampled_from(["total_tokens", "input_tokens", "output_tokens", "input_token_details"]), anything, max_size=4))},
+        optional={
+            "response_id": st.one_of(item_ids, anything),
+            "usage": st.one_of(
+                json_value,
+                st.dictionaries(
+                    st.sampled_from(
+                        ["total_tokens", "input_tokens", "output_tokens", "input_token_details"]
+                    ),
+                    anything,
+                    max_size=4,
+                ),
+            ),
+        },
     )
-    check = st.fixed_dictionaries({"type": st.just("check")}, optional={"item_id": item_ids, "text": texts})
+    check = st.fixed_dictionaries(
+        {"type": st.just("check")}, optional={"item_id": item_ids, "text": texts}
+    )
     other_type = st.fixed_dictionaries({"type": anything})
     messages = st.one_of(item, call, tool, end, usage, check, other_type, json_value)
 
-    nasty_text = st.sampled_from([
-        "", "{", "}", "null", "[]", "\"just a string\"", "NaN", "{\"type\": NaN}", "{\"type\": Infinity}",
-        "[" * 5000 + "]" * 5000,  # nested past Python's recursion limit
-        json.dumps({"type": "item", "item": {"raw": _nested(40)}}),
-        '{"type":"item","item":{"id":"item_s","role":"user","kind":"message","text":"\\ud800","order":1}}',
-        '{"type":"item","item":{"id":"item_s","role":"user","kind":"message","text":"ok","order":1,"raw":{"\\udfff":1}}}',
-        "x" * (MAX_MESSAGE_BYTES + 1),
-        "é" * (MAX_MESSAGE_BYTES // 2 + 1),  # few characters, too many bytes
-        json.dumps({"type": "item", "item": {"id": "big", "role": "user", "kind": "message", "text": "y", "order": 1, "raw": {"blob": "z" * 70_000}}}),
-    ])
+    nasty_text = st.sampled_from(
+        [
+            "",
+            "{",
+            "}",
+            "null",
+            "[]",
+            '"just a string"',
+            "NaN",
+            '{"type": NaN}',
+            '{"type": Infinity}',
+            "[" * 5000 + "]" * 5000,  # nested past Python's recursion limit
+            json.dumps({"type": "item", "item": {"raw": _nested(40)}}),
+            '{"type":"item","item":{"id":"item_s","role":"user","kind":"message","text":"\\ud800","order":1}}',
+            '{"type":"item","item":{"id":"item_s","role":"user","kind":"message","text":"ok","order":1,"raw":{"\\udfff":1}}}',
+            "x" * (MAX_MESSAGE_BYTES + 1),
+            "é" * (MAX_MESSAGE_BYTES // 2 + 1),  # few characters, too many bytes
+            json.dumps(
+                {
+                    "type": "item",
+                    "item": {
+                        "id": "big",
+                        "role": "user",
+                        "kind": "message",
+                        "text": "y",
+                        "order": 1,
+                        "raw": {"blob": "z" * 70_000},
+                    },
+                }
+            ),
+        ]
+    )
     text_frames = st.one_of(
         messages.map(lambda m: json.dumps(m, ensure_ascii=False)),
         st.text(max_size=80),
@@ -132,6 +208,7 @@ def _nested(depth: int):
 
 # --- The harness ----------------------------------------------------------------------------------
 
+
 class Harness:
     """One learner's socket, reconnected when the server closes it."""
 
@@ -146,7 +223,9 @@ class Harness:
 
     def _communicator(self, session_id: int) -> WebsocketCommunicator:
         headers = [(b"origin", ORIGIN), (b"cookie", f"sessionid={self.cookie}".encode())]
-        return WebsocketCommunicator(application, f"/ws/tutor/sessions/{session_id}/", headers=headers)
+        return WebsocketCommunicator(
+            application, f"/ws/tutor/sessions/{session_id}/", headers=headers
+        )
 
     async def connect(self) -> None:
         self.communicator = self._communicator(self.session_id)
@@ -168,14 +247,20 @@ class Harness:
         await self.communicator.send_to(text_data=PROBE)
         replies = []
         while True:
-            output = await self.communicator.receive_output(timeout=TIMEOUT_S)  # re-raises a server crash
+            output = await self.communicator.receive_output(
+                timeout=TIMEOUT_S
+            )  # re-raises a server crash
             if output["type"] == "websocket.close":
                 self.closes.append(output.get("code", 1000))
                 await self.communicator.wait()
                 self.communicator = None
                 return replies
             reply = json.loads(output["text"])
-            if reply.get("type") == "error" and reply.get("code") == "unknown_type" and "fuzz-probe" in reply.get("message", ""):
+            if (
+                reply.get("type") == "error"
+                and reply.get("code") == "unknown_type"
+                and "fuzz-probe" in reply.get("message", "")
+            ):
                 return replies
             replies.append(reply)
 
@@ -186,18 +271,27 @@ class Harness:
 
 # --- The test -----------------------------------------------------------------------------------
 
+
 def snapshot(session: TutorSession) -> tuple:
     session.refresh_from_db()
     items = list(ConversationItem.objects.filter(session=session).order_by("pk").values())
     return (session.status, session.call_id, session.ended_at, session.usage, items)
 
 
-def test_hostile_frames_get_clean_answers_and_never_touch_another_learner(alice, bob, alice_words, settings, caplog):
+def test_hostile_frames_get_clean_answers_and_never_touch_another_learner(
+    alice, bob, alice_words, settings, caplog
+):
     settings.OPENAI_API_KEY = ""
-    alice_session = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="Focus words: gato")
-    bob_session = TutorSession.objects.create(learner=bob, model="m", voice="v", instructions="Focus words: perro")
+    alice_session = TutorSession.objects.create(
+        learner=alice, model="m", voice="v", instructions="Focus words: gato"
+    )
+    bob_session = TutorSession.objects.create(
+        learner=bob, model="m", voice="v", instructions="Focus words: perro"
+    )
     for order, item_id in enumerate(["item_1", "item_bob_2"]):
-        ConversationItem.objects.create(session=bob_session, item_id=item_id, role="user", text=f"bob {order}", order=order)
+        ConversationItem.objects.create(
+            session=bob_session, item_id=item_id, role="user", text=f"bob {order}", order=order
+        )
     bob_before = snapshot(bob_session)
     client = Client()
     client.force_login(alice)
@@ -208,17 +302,45 @@ def test_hostile_frames_get_clean_answers_and_never_touch_another_learner(alice,
     loop.set_default_executor(workers)
     harness = Harness(loop, cookie=cookie, session_id=alice_session.pk)
     frames_sent: list[str] = []
-    strategy = frames(bob_session_id=bob_session.pk, bob_item_ids=["item_1", "item_bob_2"], alice_session_id=alice_session.pk)
+    strategy = frames(
+        bob_session_id=bob_session.pk,
+        bob_item_ids=["item_1", "item_bob_2"],
+        alice_session_id=alice_session.pk,
+    )
 
     @hypothesis_settings(
         max_examples=1000,
         deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
     )
     @given(frame=strategy)
     # Found by this test: an unhashable role or kind crashed the consumer.
-    @example(frame=("text", json.dumps({"type": "item", "item": {"id": "a", "role": {}, "kind": "message", "text": "", "order": 0}})))
-    @example(frame=("text", json.dumps({"type": "item", "item": {"id": "a", "role": "user", "kind": [], "text": "", "order": 0}})))
+    @example(
+        frame=(
+            "text",
+            json.dumps(
+                {
+                    "type": "item",
+                    "item": {"id": "a", "role": {}, "kind": "message", "text": "", "order": 0},
+                }
+            ),
+        )
+    )
+    @example(
+        frame=(
+            "text",
+            json.dumps(
+                {
+                    "type": "item",
+                    "item": {"id": "a", "role": "user", "kind": [], "text": "", "order": 0},
+                }
+            ),
+        )
+    )
     def a_frame_is_answered_cleanly(frame):
         frames_sent.append(frame[0])
         replies = loop.run_until_complete(harness.exchange(*frame))
@@ -239,7 +361,10 @@ def test_hostile_frames_get_clean_answers_and_never_touch_another_learner(alice,
         # asgiref's thread (the async ORM) and each of the executor's threads.
         loop.run_until_complete(sync_to_async(connections.close_all)())
         everyone = threading.Barrier(WORKERS)
-        for done in [workers.submit(lambda: (everyone.wait(timeout=10), connections.close_all())) for _ in range(WORKERS)]:
+        for done in [
+            workers.submit(lambda: (everyone.wait(timeout=10), connections.close_all()))
+            for _ in range(WORKERS)
+        ]:
             done.result()
         workers.shutdown()
         loop.close()
@@ -254,6 +379,9 @@ def test_hostile_frames_get_clean_answers_and_never_touch_another_learner(alice,
     assert snapshot(bob_session) == bob_before
     assert not Review.objects.filter(learner=bob).exists()
     assert not WordProgress.objects.filter(learner=bob).exists()
-    assert set(ConversationItem.objects.values_list("session__learner", flat=True)) <= {alice.pk, bob.pk}
+    assert set(ConversationItem.objects.values_list("session__learner", flat=True)) <= {
+        alice.pk,
+        bob.pk,
+    }
     errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert errors == [], [record.getMessage() for record in errors]

@@ -19,7 +19,9 @@ from tutor.models import ConversationItem, TutorSession
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (the Redis channel layer)"),
+    pytest.mark.skipif(
+        not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (the Redis channel layer)"
+    ),
 ]
 
 IDLE_S = 12  # more than two of channels-redis's 5 s blocking reads
@@ -48,7 +50,11 @@ async def idle_then_save(base_url: str, path: str, cookie: str) -> dict:
 def test_an_idle_socket_stays_open_and_still_saves(alice):
     session = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="")
     with daphne_on_port() as server:
-        reply = asyncio.run(idle_then_save(server.base_url, f"/ws/tutor/sessions/{session.pk}/", session_cookie(alice)))
+        reply = asyncio.run(
+            idle_then_save(
+                server.base_url, f"/ws/tutor/sessions/{session.pk}/", session_cookie(alice)
+            )
+        )
         log = server.log()
     assert reply == {"type": "ack", "item_id": "item_after_idle"}, log[-3000:]
     assert ConversationItem.objects.filter(session=session, item_id="item_after_idle").count() == 1

@@ -18,7 +18,13 @@ from django.db import connections
 
 from accounts.models import User
 from tests.conftest import PASSWORD
-from tests.faults.helpers import daphne_on_port, is_postgresql, page_settled, server_hashed_password, ws_connect
+from tests.faults.helpers import (
+    daphne_on_port,
+    is_postgresql,
+    page_settled,
+    server_hashed_password,
+    ws_connect,
+)
 from tutor.models import Assignment, ConversationItem, TutorSession, Word, WordList
 
 pytestmark = [
@@ -38,7 +44,9 @@ ENV = {"REALTIME_STANDIN": "on", "OPENAI_API_KEY": ""}
 
 @sync_to_async
 def make_learner() -> User:
-    learner = User.objects.create_user(email=EMAIL, display_name="Noor", target_language="es", cefr_level="A2")
+    learner = User.objects.create_user(
+        email=EMAIL, display_name="Noor", target_language="es", cefr_level="A2"
+    )
     server_hashed_password(learner, PASSWORD)
     words = WordList.objects.create(name="Familia", language="es")
     for position, (term, meaning) in enumerate([("madre", "mother"), ("hermano", "brother")]):
@@ -114,12 +122,16 @@ async def test_a_session_started_on_one_process_continues_on_another_and_saves_o
         await page.fill("input[name=password]", PASSWORD)
         await page.click("form button[type=submit]")
         await page.wait_for_url(f"{process_a.base_url}/")
-        relay.cookie = next(c["value"] for c in await page.context.cookies() if c["name"] == "sessionid")
+        relay.cookie = next(
+            c["value"] for c in await page.context.cookies() if c["name"] == "sessionid"
+        )
         await page.goto(f"{process_a.base_url}/tutor/")
         await page.click('[data-action="start"]')
         await page.wait_for_selector('#tutor[data-state="live"]', timeout=TIMEOUT_MS)
         await page.click('[data-action="mute"]')
-        await page.wait_for_selector("li.turn-assistant[data-saved=true]", timeout=TIMEOUT_MS)  # via A
+        await page.wait_for_selector(
+            "li.turn-assistant[data-saved=true]", timeout=TIMEOUT_MS
+        )  # via A
 
         # A saves a turn and the reply, but its acknowledgements are lost; then the socket drops.
         relay.swallow_acks = True
@@ -132,7 +144,9 @@ async def test_a_session_started_on_one_process_continues_on_another_and_saves_o
         await relay.routes[0].close()
 
         # The page reconnects (to B), resends its outbox, and the conversation goes on through B.
-        await page.wait_for_function("() => document.querySelector('[data-pending]').hidden", timeout=TIMEOUT_MS)
+        await page.wait_for_function(
+            "() => document.querySelector('[data-pending]').hidden", timeout=TIMEOUT_MS
+        )
         await say(page, "Tengo un hermano")
         await page.wait_for_function(
             "() => [...document.querySelectorAll('li.turn-user[data-saved=true]')]"
@@ -140,7 +154,9 @@ async def test_a_session_started_on_one_process_continues_on_another_and_saves_o
             timeout=TIMEOUT_MS,
         )
         await page_settled(page, TIMEOUT_MS)
-        page_ids = await page.eval_on_selector_all("li.turn[data-saved=true]", "els => els.map(e => e.dataset.itemId)")
+        page_ids = await page.eval_on_selector_all(
+            "li.turn[data-saved=true]", "els => els.map(e => e.dataset.itemId)"
+        )
         await page.close()
         for task in relay.tasks:
             task.cancel()
