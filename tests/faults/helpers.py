@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 from django.conf import settings
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import Client
 
 from tests.support.daphne import REPO, Daphne, database_url_for_tests, free_port
@@ -29,12 +28,6 @@ def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
     return client.cookies["sessionid"].value
-
-
-def server_hashed_password(user, password: str) -> None:
-    """Hash with the server's default hasher: daphne doesn't use the tests' fast one."""
-    user.password = PBKDF2PasswordHasher().encode(password, PBKDF2PasswordHasher().salt())
-    user.save(update_fields=["password"])
 
 
 def ws_url(base_url: str, path: str) -> str:

@@ -12,9 +12,10 @@ from django.db import connections
 
 from accounts.models import User
 from tests.conftest import PASSWORD
-from tests.faults.helpers import daphne_on_port, kill, page_settled, server_hashed_password
+from tests.faults.helpers import daphne_on_port, kill, page_settled
 from tests.support.daphne import free_port
-from tutor.models import Assignment, ConversationItem, TutorSession, Word, WordList
+from tests.support.people import learner_with_words
+from tutor.models import ConversationItem, TutorSession
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,15 +39,9 @@ ENV = {"REALTIME_STANDIN": "on", "OPENAI_API_KEY": ""}
 
 @sync_to_async
 def make_learner() -> User:
-    learner = User.objects.create_user(
-        email=EMAIL, display_name="Kira", target_language="es", cefr_level="A2"
+    return learner_with_words(
+        email=EMAIL, name="Kira", password=PASSWORD, list_name="Casa", words=[("gato", "cat"), ("perro", "dog")]
     )
-    server_hashed_password(learner, PASSWORD)
-    words = WordList.objects.create(name="Casa", language="es")
-    for position, (term, meaning) in enumerate([("gato", "cat"), ("perro", "dog")]):
-        Word.objects.create(word_list=words, term=term, meaning=meaning, position=position)
-    Assignment.objects.create(learner=learner, word_list=words)
-    return learner
 
 
 @sync_to_async

@@ -22,10 +22,10 @@ from tests.faults.helpers import (
     daphne_on_port,
     is_postgresql,
     page_settled,
-    server_hashed_password,
     ws_connect,
 )
-from tutor.models import Assignment, ConversationItem, TutorSession, Word, WordList
+from tests.support.people import learner_with_words
+from tutor.models import ConversationItem, TutorSession
 
 pytestmark = [
     pytest.mark.browser,
@@ -44,15 +44,13 @@ ENV = {"REALTIME_STANDIN": "on", "OPENAI_API_KEY": ""}
 
 @sync_to_async
 def make_learner() -> User:
-    learner = User.objects.create_user(
-        email=EMAIL, display_name="Noor", target_language="es", cefr_level="A2"
+    return learner_with_words(
+        email=EMAIL,
+        name="Noor",
+        password=PASSWORD,
+        list_name="Familia",
+        words=[("madre", "mother"), ("hermano", "brother")],
     )
-    server_hashed_password(learner, PASSWORD)
-    words = WordList.objects.create(name="Familia", language="es")
-    for position, (term, meaning) in enumerate([("madre", "mother"), ("hermano", "brother")]):
-        Word.objects.create(word_list=words, term=term, meaning=meaning, position=position)
-    Assignment.objects.create(learner=learner, word_list=words)
-    return learner
 
 
 @sync_to_async

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.utils import timezone
 
 from accounts.models import User
 from tests.conftest import PASSWORD
+from tests.support.people import server_hashed_password
 from tutor.models import (
     Assignment,
     Review,
@@ -48,9 +48,7 @@ VOCABULARY = {
 @sync_to_async
 def make_learner() -> tuple[User, TutorSession]:
     learner = User.objects.create_user(email=EMAIL, display_name="Nora", target_language="es", cefr_level="A2")
-    # The daphne process checks passwords with the default hasher, not the tests' fast one.
-    learner.password = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
-    learner.save(update_fields=["password"])
+    server_hashed_password(learner, PASSWORD)
     words = WordList.objects.create(name="Everyday Spanish", language="es")
     for position, (meaning, term) in enumerate(VOCABULARY.items()):
         Word.objects.create(word_list=words, term=term, meaning=meaning, position=position, part_of_speech="noun")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.utils import timezone
 
 from accounts.models import User
 from tests.conftest import PASSWORD
+from tests.support.people import server_hashed_password
 from tutor.models import Assignment, TestResult, TutorSession, Word, WordList, WordProgress
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -34,10 +34,7 @@ CSV = (
 
 
 def with_server_password(user: User) -> User:
-    # The daphne process checks passwords with the default hasher, not the tests' fast one.
-    user.password = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
-    user.save(update_fields=["password"])
-    return user
+    return server_hashed_password(user, PASSWORD)
 
 
 @sync_to_async

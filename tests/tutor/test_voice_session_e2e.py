@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from accounts.models import User
 from tests.conftest import PASSWORD
-from tutor.models import Assignment, ConversationItem, Review, TutorSession, Word, WordList, WordProgress
+from tests.support.people import learner_with_words
+from tutor.models import ConversationItem, Review, TutorSession, WordProgress
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,17 +26,13 @@ ARTIFACTS = Path(os.environ.get("PARLANCE_ARTIFACTS", Path(__file__).resolve().p
 
 @sync_to_async
 def make_learner() -> User:
-    learner = User.objects.create_user(
-        email="lena@example.com", display_name="Lena", target_language="es", cefr_level="A2"
+    return learner_with_words(
+        email="lena@example.com",
+        name="Lena",
+        password=PASSWORD,
+        list_name="Animals",
+        words=[("gato", "cat"), ("perro", "dog"), ("pájaro", "bird")],
     )
-    # Hashed with the server's default hasher: the daphne process doesn't use the tests' fast one.
-    learner.password = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
-    learner.save(update_fields=["password"])
-    words = WordList.objects.create(name="Animals", language="es")
-    for position, (term, meaning) in enumerate([("gato", "cat"), ("perro", "dog"), ("pájaro", "bird")]):
-        Word.objects.create(word_list=words, term=term, meaning=meaning, position=position)
-    Assignment.objects.create(learner=learner, word_list=words)
-    return learner
 
 
 async def signed_in_tutor_page(chromium, base_url: str):
