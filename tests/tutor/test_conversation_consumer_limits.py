@@ -8,24 +8,13 @@ from channels.layers import get_channel_layer
 from django.db import connections
 
 from tests.tutor.test_conversation_consumer import ask, open_socket, session_cookie
+from tests.tutor.test_usage import REPORTED as USAGE
 from tutor import hangups
 from tutor.models import TutorSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 STANDIN = "http://testserver/standin/v1"
-USAGE = {
-    "total_tokens": 821,
-    "input_tokens": 789,
-    "output_tokens": 32,
-    "input_token_details": {
-        "text_tokens": 313,
-        "audio_tokens": 476,
-        "cached_tokens": 640,
-        "cached_tokens_details": {"text_tokens": 256, "audio_tokens": 384},
-    },
-    "output_token_details": {"text_tokens": 9, "audio_tokens": 23},
-}
 
 
 @pytest.fixture(autouse=True)
