@@ -102,6 +102,23 @@ def django_setup(database_url: str, **env: str) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
+def learner_sessions_build(count: int, *, email_prefix: str) -> tuple[str, list[int]]:
+    """A fresh learner with ``count + 1`` tutor sessions: their session cookie and session ids."""
+    from django.test import Client
+
+    from accounts.models import User
+    from tutor.models import TutorSession
+
+    learner = User.objects.create_user(email=f"{email_prefix}-{time.time_ns()}@bench.test", password="x")
+    sessions = TutorSession.objects.bulk_create(
+        TutorSession(learner=learner, model="gpt-realtime", voice="marin", instructions="")
+        for _ in range(count + 1)
+    )
+    client = Client()
+    client.force_login(learner)
+    return client.cookies["sessionid"].value, [s.pk for s in sessions]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -28,6 +28,7 @@ from _common import (
     django_setup,
     figure,
     header,
+    learner_sessions_build,
     parser,
     percentile,
     raise_open_files_limit,
@@ -37,21 +38,6 @@ from _common import (
 SOCKETS = 200
 ORIGIN = "http://127.0.0.1"
 
-
-def data_build(sockets: int):
-    from django.test import Client
-
-    from accounts.models import User
-    from tutor.models import TutorSession
-
-    learner = User.objects.create_user(email=f"saver-{time.time_ns()}@bench.test", password="x")
-    sessions = TutorSession.objects.bulk_create(
-        TutorSession(learner=learner, model="gpt-realtime", voice="marin", instructions="")
-        for _ in range(sockets + 1)
-    )
-    client = Client()
-    client.force_login(learner)
-    return client.cookies["sessionid"].value, [s.pk for s in sessions]
 
 
 def baseline_inserts(database_url: str, session_id: int, count: int) -> float:
@@ -216,7 +202,7 @@ def main() -> None:
 
     from tutor.models import ConversationItem
 
-    cookie, session_ids = data_build(sockets)
+    cookie, session_ids = learner_sessions_build(sockets, email_prefix="saver")
     baseline_session, socket_sessions = session_ids[0], session_ids[1:]
     connections.close_all()
     layer = "Redis" if os.environ.get("REDIS_URL") else "in-memory"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import time
 
 from _common import (
     Progress,
@@ -20,6 +19,7 @@ from _common import (
     daphne,
     django_setup,
     header,
+    learner_sessions_build,
     parser,
     raise_open_files_limit,
     rss_kib,
@@ -28,21 +28,6 @@ from _common import (
 
 ORIGIN = "http://127.0.0.1"
 
-
-def data_build(count: int):
-    from django.test import Client
-
-    from accounts.models import User
-    from tutor.models import TutorSession
-
-    learner = User.objects.create_user(email=f"idle-{time.time_ns()}@bench.test", password="x")
-    sessions = TutorSession.objects.bulk_create(
-        TutorSession(learner=learner, model="gpt-realtime", voice="marin", instructions="")
-        for _ in range(count + 1)
-    )
-    client = Client()
-    client.force_login(learner)
-    return client.cookies["sessionid"].value, [s.pk for s in sessions]
 
 
 async def connect(url: str, cookie: str):
@@ -102,7 +87,7 @@ def main() -> None:
     django_setup(database_url)
     from django.db import connections
 
-    cookie, session_ids = data_build(count)
+    cookie, session_ids = learner_sessions_build(count, email_prefix="idle")
     connections.close_all()
     gc.collect()
     layer = "Redis" if os.environ.get("REDIS_URL") else "in-memory"
