@@ -82,8 +82,8 @@ def drop_stray_connections(django_db_setup, django_db_blocker):
     yield
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        return
+    if connection.vendor != "postgresql" or connection.settings_dict["NAME"] != connection.settings_dict["TEST"]["NAME"]:
+        return  # not PostgreSQL, or no test database was made in this run
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
