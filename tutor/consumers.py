@@ -162,7 +162,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def _call_connect(self, message: CallMessage) -> None:
         now = clock.now()
         try:
-            session = await database_sync_to_async(hangups.session_call_start)(
+            session, replaced = await database_sync_to_async(hangups.session_call_start)(
                 session=self.session, call_id=message.call_id, now=now
             )
         except SessionClosed:
@@ -170,6 +170,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             return
         # The hang-up runs in this server process whatever the page does from now on.
         hangups.hangup_schedule(session.pk)
+        if replaced:
+            # One call per session: a call this one replaces must not run on unwatched.
+            hangups.call_hang_up_later(session, call_id=replaced)
         await self.send_json(
             {
                 "type": "call_ack",

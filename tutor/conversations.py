@@ -278,14 +278,20 @@ def tutor_session_create(
 
 @transaction.atomic
 def session_connect(*, session: TutorSession, call_id: str, now: dt.datetime | None = None) -> TutorSession:
-    """Record the WebRTC call: its id (the latest after a reconnect), the first connect time."""
+    """Record the WebRTC call: its id (the latest after a reconnect), the first connect time.
+
+    A new call id settles one key minted for the session (``keys_unreported``); the same id
+    reported again, as a page's outbox may, settles nothing more.
+    """
     locked = TutorSession.objects.select_for_update().get(pk=session.pk)
     if locked.status in CLOSED_STATUSES:
         raise SessionClosed(f"session {session.pk} is {locked.status}")
+    if call_id != locked.call_id and locked.keys_unreported > 0:
+        locked.keys_unreported -= 1
     locked.call_id = call_id
     locked.connected_at = locked.connected_at or now or timezone.now()
     locked.status = TutorSession.Status.LIVE
-    locked.save(update_fields=["call_id", "connected_at", "status"])
+    locked.save(update_fields=["call_id", "connected_at", "status", "keys_unreported"])
     return locked
 
 

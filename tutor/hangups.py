@@ -40,6 +40,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # Strong references to the scheduled tasks of this process, by session id.
 _TASKS: dict[int, asyncio.Task] = {}
+# Strong references to one-off hang-ups of replaced calls, until they finish.
+_HANGUPS: set[asyncio.Task] = set()
 
 
 def session_group(session_id: int) -> str:
@@ -51,12 +53,21 @@ def session_group(session_id: int) -> str:
 
 
 @transaction.atomic
-def session_call_start(*, session: TutorSession, call_id: str, now: dt.datetime) -> TutorSession:
-    """Record the session's (new) call and when the server will hang it up."""
+def session_call_start(
+    *, session: TutorSession, call_id: str, now: dt.datetime
+) -> tuple[TutorSession, str]:
+    """Record the session's (new) call and when the server will hang it up: the session, and
+    the call it replaces ("" if none), which the caller hangs up so only one call runs."""
+    previous = (
+        TutorSession.objects.select_for_update()
+        .filter(pk=session.pk)
+        .values_list("call_id", flat=True)
+        .first()
+    )
     session = session_connect(session=session, call_id=call_id, now=now)
     session.hangup_at = call_deadline(session=session, now=now)
     session.save(update_fields=["hangup_at"])
-    return session
+    return session, (previous if previous and previous != call_id else "")
 
 
 @transaction.atomic
@@ -93,15 +104,20 @@ def overdue_session_ids(*, now: dt.datetime, limit: int = SWEEP_BATCH) -> list[i
 
 
 async def call_hang_up(
-    session: TutorSession, *, transport: httpx.AsyncBaseTransport | None = None
+    session: TutorSession,
+    *,
+    call_id: str = "",
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> bool:
-    """Hang up ``session``'s call upstream, best effort: failures are logged, not raised."""
-    if not session.call_id:
+    """Hang up ``session``'s call (or its earlier ``call_id``) upstream, best effort:
+    failures are logged, not raised."""
+    call_id = call_id or session.call_id
+    if not call_id:
         return False
     try:
         upstream = realtime.upstream_stored(session.upstream_base_url)
         await realtime.call_hangup(
-            call_id=session.call_id,
+            call_id=call_id,
             base_url=upstream.base_url,
             api_key=upstream.api_key,
             transport=transport,
@@ -111,6 +127,14 @@ async def call_hang_up(
         return False
     logger.info("Hung up the call of session %s", session.pk)
     return True
+
+
+def call_hang_up_later(session: TutorSession, *, call_id: str) -> asyncio.Task:
+    """``call_hang_up`` in a task of this process, so the caller need not wait for upstream."""
+    task = asyncio.get_running_loop().create_task(call_hang_up(session, call_id=call_id))
+    _HANGUPS.add(task)
+    task.add_done_callback(_HANGUPS.discard)
+    return task
 
 
 async def page_tell_time_up(session_id: int, message: str) -> None:

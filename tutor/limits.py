@@ -4,16 +4,20 @@ Three limits, all counted from the database so they hold across server processes
 
 - **Mint rate**: at most ``TUTOR_MINTS_PER_MINUTE`` keys (new sessions and resumes alike) in
   any 60 seconds, counted from ``MintEvent`` rows. Refused with 429.
-- **Live sessions**: at most ``TUTOR_MAX_LIVE_SESSIONS`` sessions open at once. A session is
-  live until it ends, with two ways out so that a page that crashed never locks its learner
-  out for good: a session that never connected stops counting when its key expires, and one
-  that connected stops counting at its hang-up time. A resume of a session is not a new one.
-  Refused with 403.
-- **Daily minutes**: the learner's ``daily_voice_minutes``, counted from the time each session
-  was connected today (a session still open counts up to now). Refused with 403.
+- **Live sessions**: at most ``TUTOR_MAX_LIVE_SESSIONS`` sessions open at once. A resume of a
+  session is not a new one. Refused with 403.
+- **Daily minutes**: the learner's ``daily_voice_minutes``. Refused with 403.
 
-When a call starts, ``call_deadline`` gives the moment the server hangs it up: when the day's
-minutes run out or the session reaches ``TUTOR_MAX_SESSION_MINUTES``, whichever comes first.
+A session counts from the moment its first key is minted until it ends, and never past its
+hang-up time (``hangup_at``): the day's minutes left or ``TUTOR_MAX_SESSION_MINUTES``,
+whichever comes first, fixed at the first mint and moved when the page reports its call.
+
+The page talks to the Realtime API directly, so the server learns a call's id only when the
+page reports it, and can hang up only the calls it knows. Each key minted for a session is
+therefore owed a reported call (``keys_unreported``). While a key is owed, the session counts
+as live and uses minutes up to its hang-up time, even if the page says it has ended: a page
+that never reports its call pays for the longest call it could have had. An honest page
+reports its call as soon as the Realtime API answers, so it pays only for the time it used.
 """
 
 from __future__ import annotations
@@ -57,45 +61,68 @@ def day_start(now: dt.datetime) -> dt.datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def session_cutoff(session: TutorSession) -> dt.datetime | None:
+def session_cutoff(session: TutorSession) -> dt.datetime:
     """The latest moment ``session`` may run until: its hang-up time, else its maximum length."""
     if session.hangup_at is not None:
         return session.hangup_at
-    if session.connected_at is not None:
-        return session.connected_at + max_session_length()
-    return None
+    return session.minted_at + max_session_length()
+
+
+def session_is_charged(session: TutorSession) -> bool:
+    """Whether ``session`` costs time at all: it had a call, or a key whose call went unreported."""
+    return session.connected_at is not None or session.keys_unreported > 0
+
+
+def session_charge_end(session: TutorSession, now: dt.datetime) -> dt.datetime:
+    """When ``session`` stops counting: its end, or now while open, never past its cutoff.
+
+    A session with a key whose call the page never reported counts to its cutoff even after
+    it ends: the server cannot hang up a call it does not know, so it charges the time that
+    call may have taken.
+    """
+    cutoff = session_cutoff(session)
+    if session.keys_unreported > 0:
+        return cutoff
+    if session.status in CLOSED_STATUSES and session.ended_at is not None:
+        return min(session.ended_at, cutoff)
+    return min(now, cutoff)
 
 
 def session_is_live(session: TutorSession, *, now: dt.datetime) -> bool:
-    """Whether ``session`` counts as open: not ended, and neither its key nor its time ran out."""
-    if session.status in CLOSED_STATUSES:
+    """Whether ``session`` takes a live slot: it is charged and still counting at ``now``.
+
+    A page that crashed never locks its learner out for good: a session stops counting at
+    its cutoff whether or not anyone ended it.
+    """
+    if not session_is_charged(session):
         return False
-    if session.connected_at is None:
-        return session.minted_at + dt.timedelta(seconds=settings.REALTIME_TOKEN_TTL_SECONDS) > now
+    if session.status in CLOSED_STATUSES and session.keys_unreported == 0:
+        return False
     return session_cutoff(session) > now
 
 
 def session_seconds_between(session: TutorSession, start: dt.datetime, now: dt.datetime) -> float:
-    """Seconds ``session`` was connected between ``start`` and ``now`` (never past its cutoff)."""
-    if session.connected_at is None:
+    """Seconds ``session`` counted between ``start`` and ``now``, from its first key's mint."""
+    if not session_is_charged(session):
         return 0.0
-    finish = min(session.ended_at or now, now)
-    cutoff = session_cutoff(session)
-    if cutoff is not None:
-        finish = min(finish, cutoff)
-    begin = max(session.connected_at, start)
+    finish = min(session_charge_end(session, now), now)
+    begin = max(session.minted_at, start)
     return max(0.0, (finish - begin).total_seconds())
 
 
 # --- Selectors ----------------------------------------------------------------------------
 
 
+def _charged(queryset):
+    return queryset.filter(Q(connected_at__isnull=False) | Q(keys_unreported__gt=0))
+
+
 def voice_seconds_used(*, learner, now: dt.datetime) -> float:
     """Seconds of voice sessions ``learner`` had today, up to ``now``."""
     start = day_start(now)
-    sessions = TutorSession.objects.filter(
-        learner=learner, connected_at__isnull=False, connected_at__lt=now
-    ).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
+    sessions = _charged(TutorSession.objects.filter(learner=learner, minted_at__lt=now)).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=start) | Q(keys_unreported__gt=0, hangup_at__gt=start)
+    )
     return sum(session_seconds_between(session, start, now) for session in sessions)
 
 
@@ -106,7 +133,9 @@ def voice_seconds_left(*, learner, now: dt.datetime) -> float:
 
 
 def live_sessions(*, learner, now: dt.datetime, exclude: TutorSession | None = None) -> list[TutorSession]:
-    candidates = TutorSession.objects.filter(learner=learner).exclude(status__in=CLOSED_STATUSES)
+    candidates = _charged(TutorSession.objects.filter(learner=learner)).filter(
+        ~Q(status__in=CLOSED_STATUSES) | Q(keys_unreported__gt=0, hangup_at__gt=now)
+    )
     if exclude is not None:
         candidates = candidates.exclude(pk=exclude.pk)
     return [session for session in candidates if session_is_live(session, now=now)]
@@ -124,12 +153,9 @@ def daily_limit_message(learner) -> str:
 
 def limit_message(*, session: TutorSession) -> str:
     """Why ``session`` was hung up: its maximum length, or the learner's day."""
-    length_cap = (
-        session.connected_at + max_session_length() if session.connected_at is not None else None
-    )
+    length_cap = session.minted_at + max_session_length()
     if (
         session.hangup_at is not None
-        and length_cap is not None
         and session.hangup_at >= length_cap - dt.timedelta(seconds=1)
         and voice_seconds_left(learner=session.learner, now=session.hangup_at) > 1
     ):
@@ -140,8 +166,26 @@ def limit_message(*, session: TutorSession) -> str:
 # --- Checks -------------------------------------------------------------------------------
 
 
-def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = None) -> None:
-    """Raise ``LimitReached`` unless ``learner`` may have a key now (``session``: a resume)."""
+def live_limit_message(open_sessions: list[TutorSession], *, now: dt.datetime) -> str:
+    allowed = settings.TUTOR_MAX_LIVE_SESSIONS
+    if all(session.status in CLOSED_STATUSES for session in open_sessions):
+        # Ended, but a key's call was never reported: it counts until its time is up.
+        until = min(session_cutoff(session) for session in open_sessions)
+        minutes = max(1, round((until - now).total_seconds() / 60))
+        return (
+            "Your last session never told Parlance that its call started, so it counts as "
+            f"running for {minutes_text(minutes)} more."
+        )
+    already = "a session" if allowed == 1 else f"{allowed} sessions"
+    return (
+        f"You already have {already} open. End it in its page, or wait a minute, "
+        "before starting another."
+    )
+
+
+def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = None) -> float:
+    """Raise ``LimitReached`` unless ``learner`` may have a key now (``session``: a resume);
+    the seconds of today's allowance left."""
     recent = MintEvent.objects.filter(learner=learner, created_at__gt=now - RATE_WINDOW).count()
     if recent >= settings.TUTOR_MINTS_PER_MINUTE:
         raise LimitReached(
@@ -151,18 +195,14 @@ def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = No
         )
     if session is not None and session.hangup_at is not None and session.hangup_at <= now:
         raise LimitReached(limit_message(session=session), 403, TIME_LIMIT)
-    if voice_seconds_left(learner=learner, now=now) <= 0:
+    left = voice_seconds_left(learner=learner, now=now)
+    if left <= 0:
         raise LimitReached(daily_limit_message(learner), 403, "minutes_used")
     if session is None:
-        allowed = settings.TUTOR_MAX_LIVE_SESSIONS
-        if len(live_sessions(learner=learner, now=now)) >= allowed:
-            already = "a session" if allowed == 1 else f"{allowed} sessions"
-            raise LimitReached(
-                f"You already have {already} open. End it in its page, or wait a minute, "
-                "before starting another.",
-                403,
-                "session_live",
-            )
+        open_sessions = live_sessions(learner=learner, now=now)
+        if len(open_sessions) >= settings.TUTOR_MAX_LIVE_SESSIONS:
+            raise LimitReached(live_limit_message(open_sessions, now=now), 403, "session_live")
+    return left
 
 
 @transaction.atomic
@@ -179,24 +219,39 @@ def mint_reserve(
     The learner's row is locked for the check and the write, so two requests at once (in
     any processes) cannot both take the last mint or the last live slot. ``new_session``
     holds ``tutor_session_create``'s fields when ``session`` is None.
+
+    The key counts as unreported until the page reports its call (``session_call_start``).
+    A new session gets its hang-up time now, so a call the page never reports is charged
+    up to it: the day's minutes or the maximum length, whichever comes first.
     """
     learner = User.objects.select_for_update().get(pk=learner.pk)
     if session is not None:
-        session = TutorSession.objects.get(pk=session.pk)
-    mint_allowed(learner=learner, now=now, session=session)
+        session = TutorSession.objects.select_for_update().get(pk=session.pk)
+    left = mint_allowed(learner=learner, now=now, session=session)
     if session is None:
         session = tutor_session_create(learner=learner, **(new_session or {}))
         session.minted_at = now
+        session.hangup_at = now + min(dt.timedelta(seconds=left), max_session_length())
+    elif session.hangup_at is None:
+        session.hangup_at = call_deadline(session=session, now=now)
     session.upstream_base_url = upstream_base_url[:255]
-    session.save(update_fields=["minted_at", "upstream_base_url"])
+    session.keys_unreported += 1
+    session.save(update_fields=["minted_at", "upstream_base_url", "hangup_at", "keys_unreported"])
     MintEvent.objects.filter(learner=learner, created_at__lt=now - MINT_EVENTS_KEPT).delete()
     MintEvent.objects.create(learner=learner, session=session, created_at=now)
     return session
 
 
+@transaction.atomic
+def mint_release(*, session: TutorSession) -> None:
+    """The key reserved for ``session`` was never issued (the upstream refused): it is not owed."""
+    locked = TutorSession.objects.select_for_update().get(pk=session.pk)
+    if locked.keys_unreported > 0:
+        locked.keys_unreported -= 1
+        locked.save(update_fields=["keys_unreported"])
+
+
 def call_deadline(*, session: TutorSession, now: dt.datetime) -> dt.datetime:
     """When the server hangs up ``session``'s call: the day's minutes or the length cap."""
     left = voice_seconds_left(learner=session.learner, now=now)
-    deadline = now + dt.timedelta(seconds=left)
-    started = session.connected_at or now
-    return min(deadline, started + max_session_length())
+    return min(now + dt.timedelta(seconds=left), session.minted_at + max_session_length())

@@ -203,6 +203,14 @@ class TutorSession(models.Model):
         "Realtime API base URL", max_length=255, blank=True,
         help_text="Where the key was minted, so the server can hang the call up there.",
     )
+    keys_unreported = models.PositiveIntegerField(
+        "keys with no reported call",
+        default=0,
+        help_text=(
+            "Keys minted for this session whose call the page has not reported. While any is "
+            "unreported, the session counts until its hang-up time, even after it ends."
+        ),
+    )
 
     class Meta:
         ordering = ["-minted_at"]

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from tutor import clock, realtime
 from tutor.conversations import CLOSED_STATUSES, tutor_session_get
-from tutor.limits import TIME_LIMIT, LimitReached, limit_message, mint_reserve
+from tutor.limits import TIME_LIMIT, LimitReached, limit_message, mint_release, mint_reserve
 from tutor.resume import resume_instructions_build
 from tutor.instructions import session_config_build, tutor_plan_build
 from tutor.history import learner_history, learner_session_get
@@ -154,6 +154,9 @@ async def realtime_token(request: HttpRequest) -> JsonResponse:
         if session is None:
             # No key, no session: a failed mint leaves none behind (it still counts as a mint).
             await minted_for.adelete()
+        else:
+            # No key was issued, so no call is owed for it.
+            await sync_to_async(mint_release)(session=minted_for)
         return _json_error(error.status, error.message, error.code)
 
     session = minted_for

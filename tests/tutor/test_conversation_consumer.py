@@ -225,8 +225,8 @@ async def test_it_records_the_call(alice_session, alice_cookie):
     await alice_session.arefresh_from_db()
     assert (alice_session.status, alice_session.call_id) == ("live", "rtc_abc")
     assert alice_session.connected_at is not None
-    # Alice's 20 minutes a day come before the 30-minute session cap.
-    assert alice_session.hangup_at == alice_session.connected_at + dt.timedelta(minutes=20)
+    # Alice's 20 minutes a day, counted from the mint, come before the 30-minute session cap.
+    assert alice_session.hangup_at == alice_session.minted_at + dt.timedelta(minutes=20)
     assert ack == {
         "type": "call_ack",
         "call_id": "rtc_abc",

@@ -1,5 +1,7 @@
 """The conversation socket's part in limits and costs: usage records, time up, hanging up on end."""
 
+import asyncio
+
 import httpx
 import pytest
 import respx
@@ -120,6 +122,31 @@ async def test_reporting_a_call_schedules_the_hangup(alice_session, alice_cookie
         await ask(communicator, {"type": "call", "call_id": "rtc_1"})
     # The task outlives the socket: closing the page does not lift the cap.
     assert alice_session.pk in hangups.hangups_scheduled()
+
+
+async def test_a_new_call_hangs_up_the_one_it_replaces(alice_session, alice_cookie):
+    with respx.mock(assert_all_called=False) as router:
+        first = router.post(f"{STANDIN}/realtime/calls/rtc_1/hangup").mock(return_value=httpx.Response(200))
+        second = router.post(f"{STANDIN}/realtime/calls/rtc_2/hangup").mock(return_value=httpx.Response(200))
+        async with open_socket(alice_session.pk, alice_cookie) as communicator:
+            await ask(communicator, {"type": "call", "call_id": "rtc_1"})
+            await ask(communicator, {"type": "call", "call_id": "rtc_1"})
+            assert first.call_count == 0
+            await ask(communicator, {"type": "call", "call_id": "rtc_2"})
+            for _ in range(50):
+                if first.call_count:
+                    break
+                await asyncio.sleep(0.02)
+
+    assert (first.call_count, second.call_count) == (1, 0)
+
+
+async def test_reporting_the_call_settles_the_key_minted_for_it(alice_session, alice_cookie):
+    await TutorSession.objects.filter(pk=alice_session.pk).aupdate(keys_unreported=1)
+    async with open_socket(alice_session.pk, alice_cookie) as communicator:
+        await ask(communicator, {"type": "call", "call_id": "rtc_1"})
+    await alice_session.arefresh_from_db()
+    assert alice_session.keys_unreported == 0
 
 
 # --- ending hangs up ------------------------------------------------------------------------

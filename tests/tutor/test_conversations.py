@@ -216,6 +216,15 @@ def test_connecting_records_the_call_and_the_first_connect_time(session):
     assert (session.status, session.call_id, session.connected_at) == ("live", "rtc_2", NOW)
 
 
+def test_each_new_call_settles_one_key_and_a_repeated_report_settles_none(session):
+    TutorSession.objects.filter(pk=session.pk).update(keys_unreported=2)
+    assert session_connect(session=session, call_id="rtc_1", now=NOW).keys_unreported == 1
+    assert session_connect(session=session, call_id="rtc_1", now=NOW).keys_unreported == 1
+    assert session_connect(session=session, call_id="rtc_2", now=NOW).keys_unreported == 0
+    # More calls than keys (a page opening two calls with one key) never goes below zero.
+    assert session_connect(session=session, call_id="rtc_3", now=NOW).keys_unreported == 0
+
+
 @pytest.mark.parametrize("status", ["ended", "failed"])
 def test_a_closed_session_cannot_be_connected(session, status):
     TutorSession.objects.filter(pk=session.pk).update(status=status)

@@ -78,13 +78,33 @@ def live_session(alice):
 async def start_call(session, call_id="rtc_first", now=T0):
     from channels.db import database_sync_to_async
 
-    return await database_sync_to_async(hangups.session_call_start)(session=session, call_id=call_id, now=now)
+    started, _replaced = await database_sync_to_async(hangups.session_call_start)(
+        session=session, call_id=call_id, now=now
+    )
+    return started
 
 
 async def test_starting_a_call_records_its_deadline(live_session, upstream):
     started = await start_call(live_session)
     assert (started.status, started.call_id, started.connected_at) == ("live", "rtc_first", T0)
     assert started.hangup_at == T0 + 30 * MIN
+
+
+async def test_a_new_call_names_the_call_it_replaces_once(live_session, upstream):
+    from channels.db import database_sync_to_async
+
+    start = database_sync_to_async(hangups.session_call_start)
+    assert (await start(session=live_session, call_id="rtc_first", now=T0))[1] == ""
+    assert (await start(session=live_session, call_id="rtc_second", now=T0 + MIN))[1] == "rtc_first"
+    # The page's outbox may report the same call twice: nothing more to hang up.
+    assert (await start(session=live_session, call_id="rtc_second", now=T0 + MIN))[1] == ""
+
+
+async def test_hanging_up_a_replaced_call_names_that_call(live_session, upstream):
+    await start_call(live_session, call_id="rtc_second")
+    assert await hangups.call_hang_up(live_session, call_id="rtc_first", transport=upstream.transport)
+    [request] = upstream.requests
+    assert request.url.path.endswith("/realtime/calls/rtc_first/hangup")
 
 
 async def test_at_the_deadline_it_hangs_up_the_call_with_the_server_key(live_session, upstream, fake_clock):

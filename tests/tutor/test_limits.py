@@ -8,6 +8,7 @@ from tutor.limits import (
     limit_message,
     live_sessions,
     mint_allowed,
+    mint_release,
     mint_reserve,
     voice_seconds_left,
     voice_seconds_used,
@@ -30,8 +31,11 @@ def limits(settings):
     return settings
 
 
-def session(learner, *, status="live", minted=None, connected=None, ended=None, hangup=None) -> TutorSession:
+def session(
+    learner, *, status="live", minted=None, connected=None, ended=None, hangup=None, keys=0
+) -> TutorSession:
     return TutorSession.objects.create(
+        keys_unreported=keys,
         learner=learner,
         status=status,
         model="gpt-realtime",
@@ -109,13 +113,31 @@ def test_a_resume_of_the_live_session_is_allowed(alice):
     mint_allowed(learner=alice, now=NOW, session=live)
 
 
-def test_a_fresh_key_that_never_connected_is_live(alice):
-    session(alice, status="minted", minted=NOW - dt.timedelta(seconds=30))
+def test_a_fresh_key_whose_call_is_not_reported_yet_is_live(alice):
+    session(alice, status="minted", minted=NOW - dt.timedelta(seconds=30), hangup=NOW + 20 * MIN, keys=1)
     assert refusal(learner=alice, now=NOW).code == "session_live"
 
 
-def test_a_key_that_expired_unused_does_not_lock_the_learner_out(alice):
-    session(alice, status="minted", minted=NOW - dt.timedelta(seconds=61))
+def test_an_unreported_key_keeps_its_session_live_until_its_hangup_time(alice):
+    # Long past the key's expiry: the call it may have opened could still be running.
+    session(alice, status="minted", minted=NOW - 19 * MIN, hangup=NOW + MIN, keys=1)
+    assert refusal(learner=alice, now=NOW).code == "session_live"
+    assert live_sessions(learner=alice, now=NOW + MIN) == []
+
+
+def test_ending_a_session_whose_call_was_never_reported_does_not_free_the_slot(alice):
+    session(alice, status="ended", minted=NOW - 2 * MIN, ended=NOW - MIN, hangup=NOW + 18 * MIN, keys=1)
+    problem = refusal(learner=alice, now=NOW)
+    assert problem.code == "session_live"
+    assert problem.message == (
+        "Your last session never told Parlance that its call started, so it counts as "
+        "running for 18 minutes more."
+    )
+
+
+def test_a_session_with_no_key_owed_and_no_call_is_not_live(alice):
+    # Its only key was never issued (the upstream refused it).
+    session(alice, status="minted", minted=NOW - 5 * MIN, hangup=NOW + 15 * MIN, keys=0)
     mint_allowed(learner=alice, now=NOW)
 
 
@@ -176,9 +198,35 @@ def test_a_session_never_counts_past_its_hangup_time(alice):
     assert voice_seconds_used(learner=alice, now=NOW) == 10 * 60
 
 
-def test_sessions_that_never_connected_use_no_minutes(alice):
+def test_sessions_that_never_connected_and_owe_no_key_use_no_minutes(alice):
     session(alice, status="ended", minted=NOW - 10 * MIN, ended=NOW - 9 * MIN)
     assert voice_seconds_used(learner=alice, now=NOW) == 0
+
+
+def test_a_session_owing_a_key_counts_to_its_hangup_time_even_once_ended(alice):
+    alice.daily_voice_minutes = 60
+    # Minted 20 minutes ago with a 30-minute cap; the page said "ended" a minute later.
+    owed = session(
+        alice, status="ended", minted=NOW - 20 * MIN, connected=NOW - 20 * MIN, ended=NOW - 19 * MIN,
+        hangup=NOW + 10 * MIN, keys=1,
+    )
+    assert voice_seconds_used(learner=alice, now=NOW) == 20 * 60
+    assert voice_seconds_used(learner=alice, now=NOW + 15 * MIN) == 30 * 60
+    # Once its call is accounted for, only the time it ran counts.
+    owed.keys_unreported = 0
+    owed.save()
+    assert voice_seconds_used(learner=alice, now=NOW) == MIN.total_seconds()
+
+
+def test_a_session_owing_a_key_from_yesterday_counts_from_midnight(alice):
+    midnight = NOW.replace(hour=0)
+    session(alice, status="ended", minted=midnight - 5 * MIN, ended=midnight - 4 * MIN, hangup=midnight + 15 * MIN, keys=1)
+    assert voice_seconds_used(learner=alice, now=NOW) == 15 * 60
+
+
+def test_minutes_count_from_the_first_mint_not_the_connection(alice):
+    session(alice, minted=NOW - 3 * MIN, connected=NOW - 2 * MIN, hangup=NOW + 17 * MIN)
+    assert voice_seconds_used(learner=alice, now=NOW) == 3 * 60
 
 
 def test_the_day_follows_the_server_time_zone(alice, settings):
@@ -230,6 +278,8 @@ def test_reserving_creates_the_session_and_records_the_mint(alice):
     assert (created.minted_at, created.upstream_base_url, created.status) == (
         NOW, "https://api.example.test/v1", "minted"
     )
+    # Its key is owed a reported call, and its time is capped from the start.
+    assert (created.keys_unreported, created.hangup_at) == (1, NOW + 20 * MIN)
     assert list(MintEvent.objects.values_list("session", "created_at")) == [(created.pk, NOW)]
 
 
@@ -242,6 +292,30 @@ def test_reserving_a_refused_mint_writes_nothing(alice):
         )
     assert TutorSession.objects.count() == 1
     assert not MintEvent.objects.exists()
+
+
+def test_a_new_sessions_cap_is_the_maximum_length_when_the_day_allows(alice):
+    alice.daily_voice_minutes = 120
+    alice.save()
+    created = mint_reserve(
+        learner=alice, now=NOW, upstream_base_url="x",
+        new_session={"model": "m", "voice": "v", "instructions": "", "focus_words": []},
+    )
+    assert created.hangup_at == NOW + 30 * MIN
+
+
+def test_a_resume_owes_one_more_key_and_keeps_its_cap(alice):
+    live = session(alice, connected=NOW - 5 * MIN, hangup=NOW + 15 * MIN)
+    resumed = mint_reserve(learner=alice, now=NOW, upstream_base_url="x", session=live)
+    assert (resumed.keys_unreported, resumed.hangup_at, resumed.minted_at) == (1, NOW + 15 * MIN, NOW - 5 * MIN)
+
+
+def test_releasing_a_key_that_was_never_issued(alice):
+    live = session(alice, connected=NOW - 5 * MIN, hangup=NOW + 15 * MIN, keys=1)
+    mint_release(session=live)
+    mint_release(session=live)
+    live.refresh_from_db()
+    assert live.keys_unreported == 0
 
 
 def test_old_mint_records_are_pruned(alice):

@@ -199,6 +199,14 @@ def test_a_failed_remint_leaves_the_live_session_alone(alice_client, alice, upst
     assert post(alice_client, {"session_id": session.pk}).status_code == 503
     session.refresh_from_db()
     assert session.status == TutorSession.Status.LIVE
+    # No key was issued, so the session owes no reported call for it.
+    assert session.keys_unreported == 0
+
+
+def test_every_key_minted_is_owed_a_reported_call(alice_client, alice, upstream):
+    session_id = post(alice_client).json()["session_id"]
+    assert post(alice_client, {"session_id": session_id}).status_code == 200
+    assert TutorSession.objects.get(pk=session_id).keys_unreported == 2
 
 
 def test_it_uses_openai_with_the_server_key_when_configured(alice_client, alice_words, settings, caplog):
@@ -301,7 +309,8 @@ def test_a_used_up_day_is_refused_with_403_and_a_message_the_page_shows(alice_cl
     now = timezone.now()
     TutorSession.objects.create(
         learner=alice, status="ended", model="m", voice="v", instructions="",
-        connected_at=now - dt.timedelta(minutes=21), ended_at=now - dt.timedelta(seconds=30),
+        minted_at=now - dt.timedelta(minutes=21), connected_at=now - dt.timedelta(minutes=21),
+        ended_at=now - dt.timedelta(seconds=30),
     )
     response = post(alice_client)
     assert response.status_code == 403
