@@ -1,5 +1,6 @@
 import json
 import secrets
+import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -164,6 +165,8 @@ async def realtime_token(request: HttpRequest) -> JsonResponse:
         {
             "client_secret": secret.value,
             "expires_at": secret.expires_at,
+            # The key's life by the server's clock, so a page with a wrong clock can judge it.
+            "expires_in": max(0, secret.expires_at - int(time.time())),
             "session_id": session.pk,
             "calls_url": upstream.calls_url,
             "model": session.model,

@@ -86,8 +86,10 @@ export class ConversationSocket extends EventTarget {
     this._enqueue(`item:${item.id}`, { type: "item", item });
   }
 
+  // One entry per call, so a call reported while the socket is down is not lost when a
+  // resume reports the next one: the server owes each minted key a reported call.
   reportCall(callId) {
-    this._enqueue("call", { type: "call", call_id: callId });
+    this._enqueue(`call:${callId}`, { type: "call", call_id: callId });
   }
 
   // A response's token usage (from `response.done`), counted once per response id.
@@ -190,7 +192,7 @@ export class ConversationSocket extends EventTarget {
         this._emit("outbox", { size: this.outbox.size });
         break;
       case "call_ack":
-        this.outbox.remove("call");
+        this.outbox.remove(`call:${message.call_id}`);
         this._emit("call", message);
         this._emit("outbox", { size: this.outbox.size });
         break;

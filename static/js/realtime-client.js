@@ -21,8 +21,10 @@ export class RealtimeClient extends EventTarget {
     this.closed = false;
   }
 
-  // Connect with a minted `ek_` key. `micStream` may be null (typing only).
-  async connect({ callsUrl, clientSecret, micStream }) {
+  // Connect with a minted `ek_` key. `micStream` may be null (typing only). `onCall` hears
+  // the call id as soon as the API answers, before the media and the channel are up, so a
+  // call that then fails to connect is still known (and can be hung up) by the server.
+  async connect({ callsUrl, clientSecret, micStream, onCall = null }) {
     this.closed = false;
     const pc = new RTCPeerConnection();
     this.pc = pc;
@@ -43,6 +45,9 @@ export class RealtimeClient extends EventTarget {
       channel.addEventListener("open", resolve, { once: true });
       channel.addEventListener("close", () => reject(new RealtimeError("The event channel closed.")), { once: true });
     });
+    // Awaited only once the call is set up; a connect that fails before then must not leave
+    // its rejection unhandled.
+    opened.catch(() => {});
     channel.addEventListener("message", (message) => this._onMessage(message.data));
     channel.addEventListener("close", () => {
       if (!this.closed) this.dispatchEvent(new CustomEvent("channelclose"));
@@ -68,6 +73,7 @@ export class RealtimeClient extends EventTarget {
     }
     const location = response.headers.get("Location") || "";
     this.callId = location.split("/").filter(Boolean).pop() || "";
+    if (onCall) onCall(this.callId);
     const answer = await response.text();
     await pc.setRemoteDescription({ type: "answer", sdp: answer });
     await withTimeout(opened, 15000, "The voice connection did not open in time.");

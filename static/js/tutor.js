@@ -10,6 +10,8 @@ const CHECK_EVERY_CHARS = 40;
 const MAX_RESUMES = 3;
 const RESUME_RETRY_MS = 1000;
 const RESUME_AFTER_CLOSE_MS = 1000;
+// A key with less life left than this is not worth a connect: mint a fresh one.
+const KEY_MARGIN_MS = 10000;
 // Refusals of a resume that mean the session is over: stop, don't retry.
 const FINAL_CODES = new Set(["time_limit", "minutes_used", "session_ended", "not_found"]);
 
@@ -102,6 +104,13 @@ class TutorPage {
     this.resumes = 0;
     this.resumeTimer = null;
     this.saved = 0;
+    // The server charges every key it mints until the page reports the call made with it,
+    // so a key that has not opened a call yet is used again rather than a new one minted.
+    this.keyUnused = false;
+    this.keyUsableUntil = 0;
+    // Set when the first connect of a session failed: "Try again" reuses that session.
+    this.retrySession = false;
+    this.socketStarted = false;
 
     this.buttons.start.addEventListener("click", () => this.start());
     this.buttons.mute.addEventListener("click", () => this.toggleMute());
@@ -125,18 +134,52 @@ class TutorPage {
     this.buttons.start.disabled = true;
     this.setState("connecting");
     try {
-      // The microphone and the key in parallel; the socket opens once the call is set up,
-      // so it does not compete with the SDP exchange (its outbox holds the call id till then).
-      const [mic, session] = await Promise.all([this.openMicrophone(), this.mint({})]);
-      this.mic = mic;
-      this.session = session;
-      this.socket = new ConversationSocket({ sessionId: session.session_id, socketPath: session.socket_url });
-      this.wireSocket(this.socket);
+      if (this.retrySession && this.session && this.socket) {
+        // The first connect failed: try the same session again, with its key if still good.
+        this.session = await this.keyFor(this.session.session_id);
+        if (!this.mic) this.mic = await this.openMicrophone();
+      } else {
+        const [mic, session] = await this.microphoneAndKey();
+        this.mic = mic;
+        this.session = session;
+        this.socket = new ConversationSocket({ sessionId: session.session_id, socketPath: session.socket_url });
+        this.socketStarted = false;
+        this.wireSocket(this.socket);
+      }
+      this.retrySession = true;
       await this.connect();
-      this.socket.start();
+      this.retrySession = false;
+      // The socket opens once the call is set up, so it does not compete with the SDP
+      // exchange (its outbox holds the call id till then).
+      this.startSocket();
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  // The microphone and the key. In parallel when the microphone is already allowed; else
+  // the learner answers the browser's prompt first, so the key does not age meanwhile.
+  async microphoneAndKey() {
+    let granted = false;
+    try {
+      const status = navigator.permissions && (await navigator.permissions.query({ name: "microphone" }));
+      granted = Boolean(status && status.state === "granted");
+    } catch (_) { /* this browser cannot say: ask first */ }
+    if (granted) return Promise.all([this.openMicrophone(), this.mint({})]);
+    const mic = await this.openMicrophone();
+    return [mic, await this.mint({})];
+  }
+
+  // A key for ``sessionId``: the current one while it has opened no call and has life left.
+  async keyFor(sessionId) {
+    if (this.keyUnused && this.session && Date.now() < this.keyUsableUntil) return this.session;
+    return this.mint({ session_id: sessionId });
+  }
+
+  startSocket() {
+    if (this.socketStarted || !this.socket) return;
+    this.socketStarted = true;
+    this.socket.start();
   }
 
   async connect() {
@@ -148,13 +191,23 @@ class TutorPage {
     client.addEventListener("serverevent", (event) => this.onServerEvent(event.detail));
     client.addEventListener("connectionstate", (event) => this.onConnectionState(client, event.detail));
     client.addEventListener("channelclose", () => this.onConnectionState(client, "failed"));
-    const callId = await client.connect({
-      callsUrl: this.session.calls_url,
-      clientSecret: this.session.client_secret,
-      micStream: this.mic,
-    });
+    const socket = this.socket;
+    try {
+      await client.connect({
+        callsUrl: this.session.calls_url,
+        clientSecret: this.session.client_secret,
+        micStream: this.mic,
+        onCall: (callId) => {
+          this.keyUnused = false;
+          if (callId) socket.reportCall(callId);
+        },
+      });
+    } catch (err) {
+      // A refused key (expired, say) is no good for another try either.
+      if (err instanceof RealtimeError && err.status === 401) this.keyUnused = false;
+      throw err;
+    }
     client.setMuted(this.muted);
-    if (callId) this.socket.reportCall(callId);
     // Ask for the session as configured by the server; `session.updated` means live.
     client.send({ type: "session.update", session: { type: "realtime" } });
   }
@@ -169,6 +222,7 @@ class TutorPage {
     this.setState("ended");
     const socket = this.socket;
     this.socket = null;
+    this.retrySession = false;
     this.buttons.end.disabled = true;
     if (!socket) return;
     // Whatever is not acknowledged stays in the outbox and is sent on the next visit.
@@ -208,7 +262,9 @@ class TutorPage {
     if (this.client) this.client.close();
     // Tell the server the session is over (the outbox delivers it on the next visit if need be),
     // so it stops counting minutes and hangs up the call.
-    if (this.socket && ["connecting", "live", "reconnecting"].includes(this.root.dataset.state)) {
+    const open = ["connecting", "live", "reconnecting"].includes(this.root.dataset.state);
+    if (this.socket && (open || this.retrySession)) {
+      this.startSocket();
       this.socket.end("page_closed");
     }
   }
@@ -217,6 +273,16 @@ class TutorPage {
     this.stopCountdown();
     if (this.socket && ["live", "reconnecting"].includes(this.root.dataset.state)) {
       this.socket.end("error");
+    } else if (this.retrySession && err instanceof RealtimeError && FINAL_CODES.has(err.code)) {
+      // The session cannot be tried again (its time is up, say): the next start is a new one.
+      this.retrySession = false;
+      if (this.socket) this.socket.stop();
+      this.socket = null;
+    } else if (this.retrySession) {
+      // The first connect failed. The session stays open for "Try again"; the socket starts
+      // now so the server hears of any call that was made, and can hang it up.
+      this.startSocket();
+      this.buttons.start.textContent = "Try again";
     }
     const message = err instanceof RealtimeError || (err && err.userMessage) ? err.message : "Something went wrong. Please try again.";
     if (!(err instanceof RealtimeError)) console.warn(err);
@@ -257,7 +323,7 @@ class TutorPage {
     this.setState("reconnecting");
     this.setControls(false);
     try {
-      const session = await this.mint({ session_id: this.session.session_id });
+      const session = await this.keyFor(this.session.session_id);
       if (this.timeIsUp || this.root.dataset.state !== "reconnecting") return;
       this.session = session;
       await this.connect();
@@ -297,6 +363,9 @@ class TutorPage {
       const code = (payload && payload.error && payload.error.code) || "";
       throw new RealtimeError(message || `Could not start a session (HTTP ${response.status}).`, { status: response.status, code });
     }
+    this.keyUnused = true;
+    const lifeMs = (Number(payload.expires_in) || 0) * 1000;
+    this.keyUsableUntil = Date.now() + lifeMs - KEY_MARGIN_MS;
     return payload;
   }
 

@@ -56,6 +56,7 @@ def test_it_mints_a_key_and_starts_a_session(alice_client, alice, alice_words, u
     assert response.json() == {
         "client_secret": "ek_browser_key",
         "expires_at": 1767225600,
+        "expires_in": 0,  # that moment has passed
         "session_id": session.pk,
         "calls_url": "http://testserver/standin/v1/realtime/calls",
         "model": settings.REALTIME_MODEL,
@@ -73,6 +74,14 @@ def test_it_mints_a_key_and_starts_a_session(alice_client, alice, alice_words, u
     assert body["expires_after"] == {"anchor": "created_at", "seconds": 45}
     assert body["session"]["instructions"] == session.instructions
     assert body["session"]["audio"]["input"]["transcription"]["language"] == "es"
+
+
+def test_it_tells_the_page_how_long_the_key_lives_by_the_servers_clock(alice_client, upstream):
+    expires_at = int(time.time()) + 600
+    upstream.mock(return_value=httpx.Response(200, json={**GOOD, "expires_at": expires_at}))
+    answer = post(alice_client).json()
+    assert answer["expires_at"] == expires_at
+    assert 598 <= answer["expires_in"] <= 600
 
 
 def test_the_server_key_never_reaches_the_page_or_the_log(alice_client, alice_words, upstream, caplog):

@@ -102,7 +102,7 @@ async def test_the_server_ends_the_call_at_the_cap_and_the_page_does_not_reconne
 
     session = await the_session()
     assert (session.status, session.end_reason) == ("ended", "time_limit")
-    assert (session.hangup_at - session.connected_at).total_seconds() == pytest.approx(6, abs=0.01)
+    assert (session.hangup_at - session.minted_at).total_seconds() == pytest.approx(6, abs=0.01)
     assert session.ended_at == session.hangup_at
     # The server hung up: the stand-in no longer has the call.
     assert await hang_up(capped_server.base_url, session.call_id) == 404
