@@ -308,6 +308,21 @@ class HasFlaggedItemsFilter(admin.SimpleListFilter):
         return queryset
 
 
+class UnreportedCallFilter(admin.SimpleListFilter):
+    title = "call reported"
+    parameter_name = "call_reported"
+
+    def lookups(self, request, model_admin):
+        return [("no", "A key's call was never reported"), ("yes", "Every key's call reported")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(keys_unreported__gt=0)
+        if self.value() == "yes":
+            return queryset.filter(keys_unreported=0)
+        return queryset
+
+
 class UsageRangeForm(forms.Form):
     DEFAULT_DAYS = 14
 
@@ -336,7 +351,14 @@ class TutorSessionAdmin(admin.ModelAdmin):
         "flagged_count",
         "end_reason",
     ]
-    list_filter = [HasFlaggedItemsFilter, "status", "learner__cefr_level", "model", "minted_at"]
+    list_filter = [
+        HasFlaggedItemsFilter,
+        UnreportedCallFilter,
+        "status",
+        "learner__cefr_level",
+        "model",
+        "minted_at",
+    ]
     search_fields = ["learner__email", "learner__display_name", "call_id"]
     list_select_related = ["learner"]
     raw_id_fields = ["learner"]

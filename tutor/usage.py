@@ -211,8 +211,10 @@ def usage_by_learner_day(
 ) -> list[UsageRow]:
     """Sessions, minutes, tokens and estimated cost per learner per day, newest day first.
 
-    A session belongs to the day (server time zone) it was started; its minutes run from
-    the connection to its end, or to now (never past its hang-up time) while it is open.
+    A session belongs to the day (server time zone) it was started; its minutes are those the
+    daily limit counts (``tutor.limits.session_seconds_between``): from its first mint to its
+    end, or to now while it is open, never past its hang-up time, and up to that time when a
+    key's call was never reported.
     """
     prices = prices or prices_from_settings()
     tz = timezone.get_current_timezone()
@@ -222,7 +224,8 @@ def usage_by_learner_day(
         TutorSession.objects.filter(minted_at__gte=first, minted_at__lt=after)
         .select_related("learner")
         .only(
-            "learner__email", "minted_at", "connected_at", "ended_at", "hangup_at", "status", "usage"
+            "learner__email", "minted_at", "connected_at", "ended_at", "hangup_at", "status",
+            "keys_unreported", "usage",
         )
         .order_by("minted_at")
     )

@@ -92,6 +92,15 @@ def test_it_filters_sessions_with_flagged_items(staff_client, flagged_session, c
     assert list(calm) == [calm_session]
 
 
+def test_it_filters_sessions_with_a_key_whose_call_was_never_reported(staff_client, alice, calm_session):
+    owing = make_session(alice, keys_unreported=1)
+
+    unreported = staff_client.get(SESSIONS, {"call_reported": "no"}).context["cl"].result_list
+    reported = staff_client.get(SESSIONS, {"call_reported": "yes"}).context["cl"].result_list
+    assert [session.pk for session in unreported] == [owing.pk]
+    assert [session.pk for session in reported] == [calm_session.pk]
+
+
 def test_the_list_takes_the_same_number_of_queries_for_many_sessions(
     staff_client, alice, django_assert_max_num_queries, flagged_session
 ):

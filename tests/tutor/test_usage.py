@@ -172,3 +172,21 @@ def test_the_range_excludes_other_days(alice):
     make(alice, connected=NOW - 3 * 24 * 60 * MIN, minutes=5)
     assert usage_by_learner_day(start=dt.date(2026, 3, 9), end=dt.date(2026, 3, 10), now=NOW) == []
     assert usage_totals([]) is None
+
+
+@pytest.mark.django_db
+def test_a_key_whose_call_was_never_reported_is_charged_to_the_sessions_cap(alice, settings):
+    settings.TIME_ZONE = "UTC"
+    # Minted 30 minutes ago, never reported, said "ended" at once; its cap was 20 minutes.
+    make(alice, connected=None, minted=NOW - 30 * MIN, status="ended", hangup_at=NOW - 10 * MIN, keys_unreported=1)
+    [row] = usage_by_learner_day(start=dt.date(2026, 3, 10), end=dt.date(2026, 3, 10), now=NOW)
+    assert (row.sessions, row.minutes) == (1, 20.0)
+
+
+@pytest.mark.django_db
+def test_the_usage_rows_take_a_fixed_number_of_queries(alice, bob, django_assert_max_num_queries):
+    for learner in (alice, bob) * 5:
+        make(learner, connected=NOW - 30 * MIN, minutes=5, keys_unreported=1, hangup_at=NOW)
+    with django_assert_max_num_queries(1):
+        rows = usage_by_learner_day(start=dt.date(2026, 3, 9), end=dt.date(2026, 3, 10), now=NOW)
+    assert sum(row.sessions for row in rows) == 10
