@@ -7,8 +7,12 @@ nowhere else: not in errors, not in log lines.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
+import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,13 +84,29 @@ def upstream_stored(base_url: str) -> Upstream:
     raise RealtimeError("The session's Realtime API is not known here.", 503, "unknown_upstream")
 
 
-def _client(*, api_key: str, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        headers={"Authorization": f"Bearer {api_key}"},
-        timeout=httpx.Timeout(settings.REALTIME_HTTP_TIMEOUT_SECONDS),
-        transport=transport,
-        follow_redirects=False,
-    )
+# One pooled client per event loop (daphne runs one per process), so a mint reuses the
+# upstream connection instead of paying for a new TCP and TLS handshake every time.
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _shared_client() -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    client = _SHARED.get(loop)
+    if client is None or client.is_closed:
+        client = _SHARED[loop] = httpx.AsyncClient(follow_redirects=False)
+    return client
+
+
+@contextlib.asynccontextmanager
+async def _client(transport: httpx.AsyncBaseTransport | None) -> AsyncIterator[httpx.AsyncClient]:
+    """The loop's shared client; a client of its own when a test passes a ``transport``."""
+    if transport is None:
+        yield _shared_client()
+        return
+    async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
+        yield client
 
 
 def _upstream_error_fields(response: httpx.Response) -> str:
@@ -143,8 +163,13 @@ async def _post(
     *, url: str, api_key: str, action: str, json: Any, transport: httpx.AsyncBaseTransport | None
 ) -> httpx.Response:
     try:
-        async with _client(api_key=api_key, transport=transport) as client:
-            response = await client.post(url, json=json)
+        async with _client(transport) as client:
+            response = await client.post(
+                url,
+                json=json,
+                headers={"Authorization": f"Bearer {api_key}"},
+                timeout=httpx.Timeout(settings.REALTIME_HTTP_TIMEOUT_SECONDS),
+            )
     except httpx.TimeoutException:
         logger.warning("Realtime %s timed out after %ss", action, settings.REALTIME_HTTP_TIMEOUT_SECONDS)
         raise RealtimeError(
