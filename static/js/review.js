@@ -35,6 +35,8 @@ function start() {
       button.click();
     }
   });
+  // The shortcuts work from now on (tests wait for this before pressing keys).
+  card.dataset.keys = "ready";
 }
 
 if (document.readyState === "loading") {

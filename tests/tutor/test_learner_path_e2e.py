@@ -167,6 +167,7 @@ async def test_a_learner_reviews_takes_a_test_and_sees_the_grade(chromium, daphn
     await desktop.check(page, "review-answer")
     await page.click("button.grade-good")
     await page.wait_for_function("() => document.querySelector('[data-review-progress]').textContent.includes('Card 2 of 8')")
+    await page.wait_for_selector("#flashcard[data-keys=ready]")
     await page.keyboard.press("Space")
     await page.locator("button.grade-hard").wait_for(state="visible")
     await page.keyboard.press("2")
