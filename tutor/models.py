@@ -152,6 +152,10 @@ class TestResult(models.Model):
     max_score = models.PositiveIntegerField()
     details = models.JSONField(default=list, blank=True, help_text="Per-word results.")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WRITTEN)
+    test_nonce = models.CharField(
+        max_length=64, blank=True, editable=False,
+        help_text="The written test's one-off id: a test is graded once.",
+    )
 
     __test__ = False  # not a pytest test class
 
@@ -162,6 +166,11 @@ class TestResult(models.Model):
                 condition=Q(score__lte=models.F("max_score")), name="result_score_within_max"
             ),
             models.CheckConstraint(condition=Q(max_score__gt=0), name="result_max_score_positive"),
+            models.UniqueConstraint(
+                fields=["learner", "test_nonce"],
+                condition=~Q(test_nonce=""),
+                name="result_test_graded_once",
+            ),
         ]
         indexes = [models.Index(fields=["learner", "-taken_at"], name="result_learner_taken")]
 

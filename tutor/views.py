@@ -26,10 +26,10 @@ from tutor.models import TestResult
 from tutor.recap import practised_counts, session_recap
 from tutor.review import ReviewRound
 from tutor.written_test import (
+    AlreadyGraded,
     WrittenTestInvalid,
     result_answers,
     written_test_build,
-    written_test_claim,
     written_test_grade,
     written_test_load,
 )
@@ -280,12 +280,15 @@ def written_test_submit(request: HttpRequest) -> HttpResponse:
     form = WrittenTestForm(request.POST, test=test, language=request.user.target_language)
     if not form.is_valid():
         return render(request, "tutor/written_test.html", {"form": form}, status=400)
-    if not written_test_claim(session=request.session, test=test):
+    try:
+        result = written_test_grade(
+            learner=request.user, test=test, answers=form.answers(), now=timezone.now()
+        )
+    except AlreadyGraded as graded:
         messages.info(request, "That test was already graded.")
+        if graded.result is not None:
+            return redirect("tutor:written-test-result", graded.result.pk)
         return redirect("tutor:home")
-    result = written_test_grade(
-        learner=request.user, test=test, answers=form.answers(), now=timezone.now()
-    )
     return redirect("tutor:written-test-result", result.pk)
 
 

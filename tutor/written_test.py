@@ -27,12 +27,11 @@ import datetime as dt
 import random
 import secrets
 import unicodedata
-from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from tutor.models import Review, TestResult, Word, WordProgress
 from tutor.practice import word_practice_record
@@ -44,8 +43,6 @@ CHOICES = 4
 TOKEN_SALT = "tutor.written-test"
 TOKEN_MAX_AGE_SECONDS = 3 * 60 * 60
 TOKEN_VERSION = 1
-GRADED_SESSION_KEY = "tutor.written_tests_graded"
-GRADED_REMEMBERED = 50
 
 TYPED = "typed"
 CHOICE = "choice"
@@ -247,16 +244,6 @@ def written_test_load(*, learner, token: str, max_age: int = TOKEN_MAX_AGE_SECON
     return WrittenTest(nonce=nonce, questions=questions)
 
 
-def written_test_claim(*, session: MutableMapping[str, Any], test: WrittenTest) -> bool:
-    """Mark the test as graded in the learner's session; False if it already was."""
-    graded = session.get(GRADED_SESSION_KEY)
-    graded = list(graded) if isinstance(graded, list) else []
-    if test.nonce in graded:
-        return False
-    session[GRADED_SESSION_KEY] = [*graded, test.nonce][-GRADED_REMEMBERED:]
-    return True
-
-
 # --- grading ------------------------------------------------------------------
 
 
@@ -279,11 +266,31 @@ def answer_check(*, question: Question, given: str, words: list[Word]) -> tuple[
     return bool(given) and text_fold(given) in _accepted_terms(question, words), given
 
 
+class AlreadyGraded(Exception):
+    """The test was graded before: ``result`` is that grade."""
+
+    def __init__(self, result: TestResult | None) -> None:
+        super().__init__("already graded")
+        self.result = result
+
+
+def _graded_result(*, learner, test: WrittenTest) -> TestResult | None:
+    return TestResult.objects.filter(learner=learner, test_nonce=test.nonce[:64]).first()
+
+
 @transaction.atomic
 def written_test_grade(
     *, learner, test: WrittenTest, answers: dict[int, str], now: dt.datetime
 ) -> TestResult:
-    """Grade the answers (by question number), record each word's practice and store the result."""
+    """Grade the answers (by question number), record each word's practice and store the result.
+
+    Once per test, whatever the number of submissions and processes: the result's
+    ``(learner, test_nonce)`` is unique, so a second grading fails and everything it wrote
+    rolls back. Raises ``AlreadyGraded``.
+    """
+    earlier = _graded_result(learner=learner, test=test)
+    if earlier is not None:
+        raise AlreadyGraded(earlier)
     words = list(Word.objects.filter(word_list__assignments__learner=learner))
     details = []
     score = 0
@@ -309,15 +316,21 @@ def written_test_grade(
             }
         )
     lists = {question.word.word_list_id for question in test.questions}
-    return TestResult.objects.create(
-        learner=learner,
-        word_list=test.questions[0].word.word_list if len(lists) == 1 else None,
-        taken_at=now,
-        score=score,
-        max_score=len(test.questions),
-        details=details,
-        source=TestResult.Source.WRITTEN,
-    )
+    try:
+        with transaction.atomic():
+            return TestResult.objects.create(
+                learner=learner,
+                word_list=test.questions[0].word.word_list if len(lists) == 1 else None,
+                taken_at=now,
+                score=score,
+                max_score=len(test.questions),
+                details=details,
+                source=TestResult.Source.WRITTEN,
+                test_nonce=test.nonce[:64],
+            )
+    except IntegrityError:
+        # Another submission of this test was graded meanwhile: this one's practice is undone.
+        raise AlreadyGraded(None) from None
 
 
 # --- reading a result -----------------------------------------------------------

@@ -1,10 +1,13 @@
 import datetime as dt
 
+from unittest import mock
+
 import pytest
 from django.core import signing
 
 from tutor.models import Assignment, Review, TestResult, Word, WordList, WordProgress
 from tutor.written_test import (
+    AlreadyGraded,
     CHOICE,
     TOKEN_SALT,
     TYPED,
@@ -12,7 +15,6 @@ from tutor.written_test import (
     answer_check,
     text_fold,
     written_test_build,
-    written_test_claim,
     written_test_grade,
     written_test_load,
 )
@@ -190,13 +192,6 @@ def test_an_old_token_is_refused(alice, animals):
         written_test_load(learner=alice, token=token, max_age=-1)
 
 
-def test_a_test_is_claimed_once_per_session(alice, animals):
-    test = written_test_build(learner=alice, now=NOW, seed=9)
-    session: dict = {}
-    assert written_test_claim(session=session, test=test)
-    assert not written_test_claim(session=session, test=test)
-
-
 # --- grading ----------------------------------------------------------------
 
 
@@ -231,6 +226,27 @@ def test_a_choice_must_be_one_of_the_options(alice, animals):
     assert answer_check(question=question, given=str(question.word.pk), words=[]) == (True, question.word.term)
     assert answer_check(question=question, given=str(wrong.pk), words=[]) == (False, wrong.term)
     assert answer_check(question=question, given=str(outside.pk), words=[]) == (False, "")
+
+
+def test_a_test_is_graded_once_and_a_second_grading_writes_nothing(alice, animals):
+    test = written_test_build(learner=alice, now=NOW, seed=11)
+    first = written_test_grade(learner=alice, test=test, answers={}, now=NOW)
+    with pytest.raises(AlreadyGraded) as again:
+        written_test_grade(learner=alice, test=test, answers={}, now=NOW)
+    assert again.value.result == first
+    assert TestResult.objects.filter(learner=alice).count() == 1
+    assert Review.objects.filter(learner=alice).count() == len(test.questions)
+
+
+def test_the_database_refuses_a_second_result_for_the_same_test(alice, animals):
+    # Two submissions in flight at once both pass the first check; the constraint decides.
+    test = written_test_build(learner=alice, now=NOW, seed=11)
+    TestResult.objects.create(learner=alice, score=0, max_score=1, test_nonce=test.nonce)
+    with pytest.raises(AlreadyGraded) as lost:
+        with mock.patch("tutor.written_test._graded_result", return_value=None):
+            written_test_grade(learner=alice, test=test, answers={}, now=NOW)
+    assert lost.value.result is None
+    assert Review.objects.filter(learner=alice).count() == 0  # its practice was rolled back
 
 
 def test_grading_stores_the_result_with_details_and_records_each_word(alice, animals):

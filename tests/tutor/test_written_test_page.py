@@ -76,9 +76,19 @@ def test_a_test_is_graded_only_once(alice_client, alice, words):
     answers = right_answers(alice, token)
     alice_client.post("/test/submit/", {"token": token, **answers})
     response = alice_client.post("/test/submit/", {"token": token, **answers})
-    assert response.status_code == 302 and response["Location"] == "/"
-    assert TestResult.objects.filter(learner=alice).count() == 1
+    result = TestResult.objects.get(learner=alice)
+    assert response.status_code == 302 and response["Location"] == f"/test/results/{result.pk}/"
     assert Review.objects.filter(learner=alice).count() == 6
+
+
+def test_a_second_browser_cannot_grade_the_same_test_again(alice_client, alice, words, client):
+    # Another signed-in browser of the same learner: a different Django session.
+    _, token = new_test(alice_client)
+    answers = right_answers(alice, token)
+    alice_client.post("/test/submit/", {"token": token, **answers})
+    client.force_login(alice)
+    client.post("/test/submit/", {"token": token, **answers})
+    assert TestResult.objects.filter(learner=alice).count() == 1
 
 
 def test_a_tampered_hidden_field_is_refused(alice_client, alice, words):
