@@ -263,6 +263,24 @@ class MintEvent(models.Model):
         return f"{self.learner} · {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
+class ToolCall(models.Model):
+    """A function call the tutor made in a session, run once: a resend gets this output."""
+
+    session = models.ForeignKey(TutorSession, on_delete=models.CASCADE, related_name="tool_calls")
+    call_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=64)
+    output = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "call_id"], name="tool_call_once_per_session")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} · {self.call_id}"
+
+
 class ConversationItem(models.Model):
     """A completed item of a tutor conversation, saved once per upstream item id."""
 

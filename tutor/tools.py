@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.core.cache import cache
+from django.db import IntegrityError, transaction
 
 from tutor import quiz
-from tutor.models import Review, TutorSession, Word, WordProgress
+from tutor.models import Review, ToolCall, TutorSession, Word, WordProgress
 from tutor.practice import word_practice_record
 from tutor.progress import learner_words_by_term
 
@@ -24,9 +24,6 @@ logger = logging.getLogger(__name__)
 OUTCOMES = ["correct", "incorrect", "hesitant"]
 MAX_ARGUMENTS_CHARS = 4_000
 MAX_WORD_CHARS = 120
-# A call relayed twice (say, resent after the socket dropped before its result arrived)
-# is answered from here instead of recording the practice twice.
-RESULT_CACHE_SECONDS = 15 * 60
 
 RECORD_WORD_PRACTICE = {
     "type": "function",
@@ -197,7 +194,10 @@ def _run(learner, session, name: Any, arguments_json: Any) -> str:
     if tool is None:
         return _error(f"unknown tool {str(name)[:64]!r}")
     try:
-        return json.dumps(tool(learner, session, _arguments(arguments_json)))
+        # A savepoint: a tool that fails leaves nothing half written, and the caller's
+        # transaction stays usable.
+        with transaction.atomic():
+            return json.dumps(tool(learner, session, _arguments(arguments_json)))
     except (ToolError, quiz.QuizError) as error:
         return _error(str(error))
     except Exception:
@@ -217,12 +217,37 @@ def tool_call_run(
     """Run the tool ``name`` for ``learner``; the output is always a JSON object string.
 
     With a ``session`` and the model's ``call_id``, practice is logged against the session
-    and the same call run again returns the first output without running twice.
+    and the call runs once, whichever process a resend reaches: its output is stored under a
+    unique (session, call id), and a resend gets the stored output. A run that loses a race
+    to a simultaneous one is rolled back and answers with the winner's output. A call that
+    failed on our side (``TOOL_FAILED``) is not stored, so a resend tries again.
     """
-    key = f"tutor:tool-call:{learner.pk}:{session.pk}:{call_id}" if session and call_id else None
-    if key and (output := cache.get(key)) is not None:
-        return output
-    output = _run(learner, session, name, arguments_json)
-    if key and output != TOOL_FAILED:
-        cache.set(key, output, RESULT_CACHE_SECONDS)
-    return output
+    if session is None or not call_id:
+        return _run(learner, session, name, arguments_json)
+    call_id = str(call_id)[:128]
+    try:
+        with transaction.atomic():
+            stored = _stored_output(session, call_id)
+            if stored is not None:
+                return stored
+            output = _run(learner, session, name, arguments_json)
+            if output == TOOL_FAILED:
+                return output
+            try:
+                with transaction.atomic():
+                    ToolCall.objects.create(
+                        session=session, call_id=call_id, name=str(name)[:64], output=output
+                    )
+            except IntegrityError:
+                raise _RunTwice from None
+            return output
+    except _RunTwice:
+        return _stored_output(session, call_id) or TOOL_FAILED
+
+
+class _RunTwice(Exception):
+    """Another process ran and stored the same call first: undo this run."""
+
+
+def _stored_output(session: TutorSession, call_id: str) -> str | None:
+    return ToolCall.objects.filter(session=session, call_id=call_id).values_list("output", flat=True).first()

@@ -2,19 +2,11 @@ import json
 from unittest import mock
 
 import pytest
-from django.core.cache import cache
 
-from tutor.models import Assignment, Review, TutorSession, Word, WordList, WordProgress
+from tutor.models import Assignment, Review, ToolCall, TutorSession, Word, WordList, WordProgress
 from tutor.tools import TOOL_DEFINITIONS, tool_call_run
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -128,6 +120,26 @@ def test_a_call_relayed_twice_is_recorded_once(alice, alice_words, session):
     assert WordProgress.objects.get(learner=alice, word__term="gato").correct_count == 1
     run(alice, "record_word_practice", arguments, session=session, call_id="call_def")
     assert WordProgress.objects.get(learner=alice, word__term="gato").correct_count == 2
+
+
+def test_a_call_is_run_once_whichever_process_the_resend_reaches(alice, alice_words, session):
+    # The stored output is in the database, not in one process's memory.
+    arguments = {"word": "gato", "outcome": "correct"}
+    first = run(alice, "record_word_practice", arguments, session=session, call_id="call_abc")
+    ToolCall.objects.filter(session=session, call_id="call_abc").update(output='{"from": "the table"}')
+    assert run(alice, "record_word_practice", arguments, session=session, call_id="call_abc") == {"from": "the table"}
+    assert first["recorded"] is True
+    assert WordProgress.objects.get(learner=alice, word__term="gato").correct_count == 1
+
+
+def test_a_run_that_loses_the_race_is_rolled_back_and_answers_with_the_winners_output(alice, alice_words, session):
+    # Another process stored this call while ours was running: both passed the first check.
+    ToolCall.objects.create(session=session, call_id="call_race", name="record_word_practice", output='{"winner": true}')
+    with mock.patch("tutor.tools._stored_output", side_effect=[None, '{"winner": true}']):
+        output = run(alice, "record_word_practice", {"word": "gato", "outcome": "correct"}, session=session, call_id="call_race")
+    assert output == {"winner": True}
+    assert not WordProgress.objects.filter(learner=alice, word__term="gato", correct_count__gt=0).exists()
+    assert not Review.objects.filter(learner=alice).exists()
 
 
 def test_a_failing_tool_answers_an_error_and_can_be_retried(alice, alice_words, session):
