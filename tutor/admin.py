@@ -293,34 +293,36 @@ class ConversationItemInline(admin.TabularInline):
         return _flag_marker(obj)
 
 
-class HasFlaggedItemsFilter(admin.SimpleListFilter):
+class YesNoFilter(admin.SimpleListFilter):
+    """A list filter with two choices: rows where ``yes`` holds, and the others."""
+
+    yes: Q
+    yes_label = ""
+    no_label = ""
+
+    def lookups(self, request, model_admin):
+        return [("yes", self.yes_label), ("no", self.no_label)]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(self.yes)
+        if self.value() == "no":
+            return queryset.exclude(self.yes)
+        return queryset
+
+
+class HasFlaggedItemsFilter(YesNoFilter):
     title = "flagged items"
     parameter_name = "flagged"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "With flagged items"), ("no", "Without flagged items")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(_flagged__gt=0)
-        if self.value() == "no":
-            return queryset.filter(_flagged=0)
-        return queryset
+    yes = Q(_flagged__gt=0)
+    yes_label, no_label = "With flagged items", "Without flagged items"
 
 
-class UnreportedCallFilter(admin.SimpleListFilter):
+class UnreportedCallFilter(YesNoFilter):
     title = "call reported"
     parameter_name = "call_reported"
-
-    def lookups(self, request, model_admin):
-        return [("no", "A key's call was never reported"), ("yes", "Every key's call reported")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "no":
-            return queryset.filter(keys_unreported__gt=0)
-        if self.value() == "yes":
-            return queryset.filter(keys_unreported=0)
-        return queryset
+    yes = Q(keys_unreported=0)
+    yes_label, no_label = "Every key's call reported", "A key's call was never reported"
 
 
 class UsageRangeForm(forms.Form):
