@@ -264,8 +264,9 @@ def tutor_session_get(*, learner, session_id: int) -> TutorSession | None:
 
 
 def tutor_session_create(
-    *, learner, model: str, voice: str, instructions: str, focus_words: list[str]
+    *, learner, model: str, voice: str, instructions: str, focus_words: list[str], **fields: Any
 ) -> TutorSession:
+    """A new session, its key being minted; ``fields`` sets any other of its columns."""
     return TutorSession.objects.create(
         learner=learner,
         status=TutorSession.Status.MINTED,
@@ -273,6 +274,7 @@ def tutor_session_create(
         voice=voice,
         instructions=instructions,
         focus_words=list(focus_words),
+        **fields,
     )
 
 

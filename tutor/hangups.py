@@ -28,7 +28,7 @@ from django.db import transaction
 
 from tutor import clock, realtime
 from tutor.conversations import CLOSED_STATUSES, session_connect
-from tutor.limits import TIME_LIMIT, call_deadline, limit_message
+from tutor.limits import TIME_LIMIT, call_deadline, limit_message, mint_events_prune
 from tutor.models import TutorSession
 
 logger = logging.getLogger(__name__)
@@ -166,7 +166,9 @@ async def time_up(
 async def overdue_sessions_end(
     *, now: dt.datetime, transport: httpx.AsyncBaseTransport | None = None
 ) -> list[int]:
-    """End every open session whose hang-up time has passed; their ids."""
+    """End every open session whose hang-up time has passed; their ids. Old mint records
+    are pruned on the way (the mint path leaves them, to stay short)."""
+    await database_sync_to_async(mint_events_prune)(now=now)
     ended = []
     for session_id in await database_sync_to_async(overdue_session_ids)(now=now):
         if await time_up(session_id=session_id, now=now, transport=transport):

@@ -117,13 +117,26 @@ def _charged(queryset):
     return queryset.filter(Q(connected_at__isnull=False) | Q(keys_unreported__gt=0))
 
 
+def limit_sessions(*, learner, now: dt.datetime) -> list[TutorSession]:
+    """In one query, the learner's sessions that may count today or hold a live slot."""
+    start = day_start(now)
+    owed = Q(keys_unreported__gt=0) & (Q(hangup_at__gt=start) | Q(hangup_at__isnull=True))
+    return list(
+        _charged(TutorSession.objects.filter(learner=learner, minted_at__lt=now)).filter(
+            Q(ended_at__isnull=True) | Q(ended_at__gt=start) | ~Q(status__in=CLOSED_STATUSES) | owed
+        )
+    )
+
+
+def seconds_used(sessions: list[TutorSession], *, now: dt.datetime) -> float:
+    """Seconds ``sessions`` counted today, up to ``now``."""
+    start = day_start(now)
+    return sum(session_seconds_between(session, start, now) for session in sessions)
+
+
 def voice_seconds_used(*, learner, now: dt.datetime) -> float:
     """Seconds of voice sessions ``learner`` had today, up to ``now``."""
-    start = day_start(now)
-    sessions = _charged(TutorSession.objects.filter(learner=learner, minted_at__lt=now)).filter(
-        Q(ended_at__isnull=True) | Q(ended_at__gt=start) | Q(keys_unreported__gt=0, hangup_at__gt=start)
-    )
-    return sum(session_seconds_between(session, start, now) for session in sessions)
+    return seconds_used(limit_sessions(learner=learner, now=now), now=now)
 
 
 def voice_seconds_left(*, learner, now: dt.datetime) -> float:
@@ -133,12 +146,11 @@ def voice_seconds_left(*, learner, now: dt.datetime) -> float:
 
 
 def live_sessions(*, learner, now: dt.datetime, exclude: TutorSession | None = None) -> list[TutorSession]:
-    candidates = _charged(TutorSession.objects.filter(learner=learner)).filter(
-        ~Q(status__in=CLOSED_STATUSES) | Q(keys_unreported__gt=0, hangup_at__gt=now)
-    )
-    if exclude is not None:
-        candidates = candidates.exclude(pk=exclude.pk)
-    return [session for session in candidates if session_is_live(session, now=now)]
+    return [
+        session
+        for session in limit_sessions(learner=learner, now=now)
+        if session_is_live(session, now=now) and (exclude is None or session.pk != exclude.pk)
+    ]
 
 
 def minutes_text(minutes: float) -> str:
@@ -195,11 +207,12 @@ def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = No
         )
     if session is not None and session.hangup_at is not None and session.hangup_at <= now:
         raise LimitReached(limit_message(session=session), 403, TIME_LIMIT)
-    left = voice_seconds_left(learner=learner, now=now)
+    sessions = limit_sessions(learner=learner, now=now)
+    left = max(0.0, learner.daily_voice_minutes * 60 - seconds_used(sessions, now=now))
     if left <= 0:
         raise LimitReached(daily_limit_message(learner), 403, "minutes_used")
     if session is None:
-        open_sessions = live_sessions(learner=learner, now=now)
+        open_sessions = [candidate for candidate in sessions if session_is_live(candidate, now=now)]
         if len(open_sessions) >= settings.TUTOR_MAX_LIVE_SESSIONS:
             raise LimitReached(live_limit_message(open_sessions, now=now), 403, "session_live")
     return left
@@ -229,17 +242,29 @@ def mint_reserve(
         session = TutorSession.objects.select_for_update().get(pk=session.pk)
     left = mint_allowed(learner=learner, now=now, session=session)
     if session is None:
-        session = tutor_session_create(learner=learner, **(new_session or {}))
-        session.minted_at = now
-        session.hangup_at = now + min(dt.timedelta(seconds=left), max_session_length())
-    elif session.hangup_at is None:
-        session.hangup_at = call_deadline(session=session, now=now)
-    session.upstream_base_url = upstream_base_url[:255]
-    session.keys_unreported += 1
-    session.save(update_fields=["minted_at", "upstream_base_url", "hangup_at", "keys_unreported"])
-    MintEvent.objects.filter(learner=learner, created_at__lt=now - MINT_EVENTS_KEPT).delete()
+        session = tutor_session_create(
+            learner=learner,
+            **(new_session or {}),
+            minted_at=now,
+            hangup_at=now + min(dt.timedelta(seconds=left), max_session_length()),
+            upstream_base_url=upstream_base_url[:255],
+            keys_unreported=1,
+        )
+    else:
+        if session.hangup_at is None:
+            session.hangup_at = call_deadline(session=session, now=now)
+        session.upstream_base_url = upstream_base_url[:255]
+        session.keys_unreported += 1
+        session.save(update_fields=["upstream_base_url", "hangup_at", "keys_unreported"])
     MintEvent.objects.create(learner=learner, session=session, created_at=now)
     return session
+
+
+def mint_events_prune(*, now: dt.datetime) -> int:
+    """Forget mints older than the rate limit could ever look at; how many were deleted.
+    Run by the sweep of overdue sessions, not on every mint."""
+    deleted, _ = MintEvent.objects.filter(created_at__lt=now - MINT_EVENTS_KEPT).delete()
+    return deleted
 
 
 @transaction.atomic

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from tutor.management.commands.end_overdue_sessions import Command
-from tutor.models import TutorSession
+from tutor.models import MintEvent, TutorSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,3 +59,11 @@ def test_it_says_when_there_is_nothing_to_do(alice, standin):
 
 def test_its_help_says_what_it_does():
     assert "hang-up time" in Command.help and "time_limit" in Command.help
+
+
+def test_it_prunes_mint_records_older_than_a_day(alice, standin):
+    now = timezone.now()
+    MintEvent.objects.create(learner=alice, created_at=now - dt.timedelta(days=2))
+    kept = MintEvent.objects.create(learner=alice, created_at=now - dt.timedelta(minutes=1))
+    call_command("end_overdue_sessions", stdout=StringIO())
+    assert list(MintEvent.objects.all()) == [kept]

@@ -8,6 +8,7 @@ from tutor.limits import (
     limit_message,
     live_sessions,
     mint_allowed,
+    mint_events_prune,
     mint_release,
     mint_reserve,
     voice_seconds_left,
@@ -318,11 +319,26 @@ def test_releasing_a_key_that_was_never_issued(alice):
     assert live.keys_unreported == 0
 
 
-def test_old_mint_records_are_pruned(alice):
+def test_old_mint_records_are_pruned_by_the_sweep_not_the_mint(alice):
     MintEvent.objects.create(learner=alice, created_at=NOW - dt.timedelta(days=2))
+    MintEvent.objects.create(learner=alice, created_at=NOW - dt.timedelta(hours=23))
     live = session(alice, connected=NOW - 5 * MIN, hangup=NOW + 25 * MIN)
     mint_reserve(learner=alice, now=NOW, upstream_base_url="x", session=live)
-    assert list(MintEvent.objects.values_list("created_at", flat=True)) == [NOW]
+    assert MintEvent.objects.count() == 3
+
+    assert mint_events_prune(now=NOW) == 1
+    assert sorted(MintEvent.objects.values_list("created_at", flat=True)) == [
+        NOW - dt.timedelta(hours=23), NOW
+    ]
+
+
+def test_the_limits_read_the_learners_sessions_in_one_query(alice, django_assert_num_queries):
+    for minutes in range(5):
+        session(alice, status="ended", connected=NOW - (60 - minutes) * MIN, ended=NOW - (58 - minutes) * MIN)
+    session(alice, connected=NOW - 5 * MIN, hangup=NOW + 10 * MIN)
+    with django_assert_num_queries(2):  # the mint count, then the sessions
+        with pytest.raises(LimitReached):
+            mint_allowed(learner=alice, now=NOW)
 
 
 # --- deadline ---------------------------------------------------------------------------
