@@ -12,6 +12,8 @@ const RESUME_RETRY_MS = 1000;
 const RESUME_AFTER_CLOSE_MS = 1000;
 // A key with less life left than this is not worth a connect: mint a fresh one.
 const KEY_MARGIN_MS = 10000;
+// The conversation socket opens when the session is live, or after this long at the latest.
+const SOCKET_DELAY_MS = 3000;
 // Refusals of a resume that mean the session is over: stop, don't retry.
 const FINAL_CODES = new Set(["time_limit", "minutes_used", "session_ended", "not_found"]);
 
@@ -111,6 +113,7 @@ class TutorPage {
     // Set when the first connect of a session failed: "Try again" reuses that session.
     this.retrySession = false;
     this.socketStarted = false;
+    this.socketTimer = null;
 
     this.buttons.start.addEventListener("click", () => this.start());
     this.buttons.mute.addEventListener("click", () => this.toggleMute());
@@ -149,9 +152,9 @@ class TutorPage {
       this.retrySession = true;
       await this.connect();
       this.retrySession = false;
-      // The socket opens once the call is set up, so it does not compete with the SDP
-      // exchange (its outbox holds the call id till then).
-      this.startSocket();
+      // The socket opens once the session is live (or after a moment), so it does not compete
+      // with setting the call up; its outbox holds the call id till then.
+      this.socketTimer = setTimeout(() => this.startSocket(), SOCKET_DELAY_MS);
     } catch (err) {
       this.fail(err);
     }
@@ -177,6 +180,7 @@ class TutorPage {
   }
 
   startSocket() {
+    clearTimeout(this.socketTimer);
     if (this.socketStarted || !this.socket) return;
     this.socketStarted = true;
     this.socket.start();
@@ -375,9 +379,7 @@ class TutorPage {
       return null;
     }
     try {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
-      this.startMeter(stream);
-      return stream;
+      return await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
     } catch (err) {
       const name = err && err.name;
       if (name === "NotAllowedError" || name === "SecurityError") {
@@ -490,6 +492,9 @@ class TutorPage {
     if (this.root.dataset.state === "live") return;
     this.resumes = 0;
     this.setState("live");
+    // The meter and the socket start with the conversation, so they do not compete with connecting.
+    if (this.mic && !this.audioContext) this.startMeter(this.mic);
+    this.startSocket();
     this.setControls(true);
     if (!this.greeted) {
       this.greeted = true;

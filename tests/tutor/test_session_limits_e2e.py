@@ -92,7 +92,8 @@ async def test_the_server_ends_the_call_at_the_cap_and_the_page_does_not_reconne
     await page.evaluate(RECORD_STATES)
     await start_session(page)
     await mute(page)
-    assert await page.is_visible("[data-time-left]")
+    # The countdown shows once the server has the call (its socket opens as the session goes live).
+    await page.wait_for_selector("[data-time-left]", state="visible", timeout=TIMEOUT_MS)
 
     await page.wait_for_selector('#tutor[data-state="ended"]', timeout=TIMEOUT_MS)
     notice = page.locator("[data-notice]")
