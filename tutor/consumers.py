@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_TRY_AGAIN_LATER = 4503  # the page retries any code but 4403 and 4404
+MOVED_MESSAGE = "This session went on in another window."
 # What the Redis channel layer raises when Redis is down; the page retries later.
 CHANNEL_LAYER_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError)
 
@@ -171,7 +172,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         # The hang-up runs in this server process whatever the page does from now on.
         hangups.hangup_schedule(session.pk)
         if replaced:
-            # One call per session: a call this one replaces must not run on unwatched.
+            # One call per session: a call this one replaces must not run on unwatched. A page
+            # still holding it (the session was continued in another window) stops first.
+            await hangups.page_tell_moved(session.pk, reporter=self.channel_name)
             hangups.call_hang_up_later(session, call_id=replaced)
         await self.send_json(
             {
@@ -219,6 +222,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         await self.send_json({"type": "usage_ack", "response_id": message.response_id})
+
+    async def session_moved(self, event: dict) -> None:
+        """From the channel layer: another page of this session reported a new call."""
+        if event.get("reporter") != self.channel_name:
+            await self.send_json({"type": "moved", "message": MOVED_MESSAGE})
 
     async def session_time_up(self, event: dict) -> None:
         """From the channel layer: the server ended this session at its time limit."""

@@ -149,6 +149,20 @@ async def page_tell_time_up(session_id: int, message: str) -> None:
         logger.exception("Could not tell the page of session %s that time is up", session_id)
 
 
+async def page_tell_moved(session_id: int, *, reporter: str) -> None:
+    """Tell the session's other pages that it goes on in the page whose socket is ``reporter``:
+    they stop without ending it (their call is being hung up)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(
+            session_group(session_id), {"type": "session.moved", "reporter": reporter}
+        )
+    except Exception:
+        logger.exception("Could not tell the other pages of session %s that it moved", session_id)
+
+
 async def time_up(
     *, session_id: int, now: dt.datetime, transport: httpx.AsyncBaseTransport | None = None
 ) -> bool:

@@ -41,11 +41,13 @@ TIME_LIMIT = "time_limit"
 class LimitReached(Exception):
     """A key may not be minted now; ``message`` is for the learner, ``status`` for the answer."""
 
-    def __init__(self, message: str, status: int, code: str) -> None:
+    def __init__(self, message: str, status: int, code: str, session_id: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
+        # The learner's open session, which the page may offer to continue instead.
+        self.session_id = session_id
 
 
 # --- Time ---------------------------------------------------------------------------------
@@ -190,8 +192,8 @@ def live_limit_message(open_sessions: list[TutorSession], *, now: dt.datetime) -
         )
     already = "a session" if allowed == 1 else f"{allowed} sessions"
     return (
-        f"You already have {already} open. End it in its page, or wait a minute, "
-        "before starting another."
+        f"You already have {already} open. End it in its page before starting another, "
+        "or continue it here."
     )
 
 
@@ -214,7 +216,13 @@ def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = No
     if session is None:
         open_sessions = [candidate for candidate in sessions if session_is_live(candidate, now=now)]
         if len(open_sessions) >= settings.TUTOR_MAX_LIVE_SESSIONS:
-            raise LimitReached(live_limit_message(open_sessions, now=now), 403, "session_live")
+            still_open = [s for s in open_sessions if s.status not in CLOSED_STATUSES]
+            raise LimitReached(
+                live_limit_message(open_sessions, now=now),
+                403,
+                "session_live",
+                session_id=max(still_open, key=lambda s: s.minted_at).pk if still_open else None,
+            )
     return left
 
 

@@ -56,8 +56,8 @@ def tutor_page(request: HttpRequest) -> HttpResponse:
     return render(request, "tutor/tutor.html")
 
 
-def _json_error(status: int, message: str, code: str) -> JsonResponse:
-    return JsonResponse({"error": {"message": message, "code": code}}, status=status)
+def _json_error(status: int, message: str, code: str, **extra) -> JsonResponse:
+    return JsonResponse({"error": {"message": message, "code": code, **extra}}, status=status)
 
 
 def _requested_session_id(body: bytes) -> int | None:
@@ -131,7 +131,8 @@ async def realtime_token(request: HttpRequest) -> JsonResponse:
             new_session=new_session,
         )
     except LimitReached as limit:
-        return _json_error(limit.status, limit.message, limit.code)
+        extra = {"session_id": limit.session_id} if limit.session_id is not None else {}
+        return _json_error(limit.status, limit.message, limit.code, **extra)
 
     if session is not None:
         # A resume: the same tutor, told what was said before the call dropped.

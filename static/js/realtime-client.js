@@ -3,11 +3,13 @@
 // Works with OpenAI and with the local stand-in: only `callsUrl` differs.
 
 export class RealtimeError extends Error {
-  constructor(message, { status = 0, code = "" } = {}) {
+  constructor(message, { status = 0, code = "", sessionId = null } = {}) {
     super(message);
     this.name = "RealtimeError";
     this.status = status;
     this.code = code;
+    // With `session_live`: the learner's open session, which this page may continue.
+    this.sessionId = sessionId;
   }
 }
 

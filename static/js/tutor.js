@@ -114,6 +114,9 @@ class TutorPage {
     this.retrySession = false;
     this.socketStarted = false;
     this.socketTimer = null;
+    // Set when a start was refused because the learner has a session open: the next start
+    // continues that one.
+    this.continueId = null;
 
     this.buttons.start.addEventListener("click", () => this.start());
     this.buttons.mute.addEventListener("click", () => this.toggleMute());
@@ -142,7 +145,10 @@ class TutorPage {
         this.session = await this.keyFor(this.session.session_id);
         if (!this.mic) this.mic = await this.openMicrophone();
       } else {
-        const [mic, session] = await this.microphoneAndKey();
+        // A new session, or the learner's open one continued here (see `fail`).
+        const body = this.continueId ? { session_id: this.continueId } : {};
+        this.continueId = null;
+        const [mic, session] = await this.microphoneAndKey(body);
         this.mic = mic;
         this.session = session;
         this.socket = new ConversationSocket({ sessionId: session.session_id, socketPath: session.socket_url });
@@ -162,15 +168,15 @@ class TutorPage {
 
   // The microphone and the key. In parallel when the microphone is already allowed; else
   // the learner answers the browser's prompt first, so the key does not age meanwhile.
-  async microphoneAndKey() {
+  async microphoneAndKey(body) {
     let granted = false;
     try {
       const status = navigator.permissions && (await navigator.permissions.query({ name: "microphone" }));
       granted = Boolean(status && status.state === "granted");
     } catch (_) { /* this browser cannot say: ask first */ }
-    if (granted) return Promise.all([this.openMicrophone(), this.mint({})]);
+    if (granted) return Promise.all([this.openMicrophone(), this.mint(body)]);
     const mic = await this.openMicrophone();
-    return [mic, await this.mint({})];
+    return [mic, await this.mint(body)];
   }
 
   // A key for ``sessionId``: the current one while it has opened no call and has life left.
@@ -262,6 +268,26 @@ class TutorPage {
     this.end("time_limit", { notice: message || "Time is up for this session." });
   }
 
+  // The session was continued in another window, which now has the call: stop here without
+  // ending it. What the outbox still holds is delivered first.
+  movedAway(message) {
+    clearTimeout(this.resumeTimer);
+    this.stopCountdown();
+    this.setControls(false);
+    if (this.client) this.client.close();
+    this.client = null;
+    this.stopMicrophone();
+    const socket = this.socket;
+    this.socket = null;
+    this.retrySession = false;
+    if (socket) socket.drained().then(() => socket.stop());
+    this.setState("ended");
+    this.showNotice(message || "This session went on in another window.");
+    this.buttons.end.disabled = true;
+    this.buttons.start.disabled = false;
+    this.buttons.start.textContent = "Start a new session";
+  }
+
   onPageHide() {
     if (this.client) this.client.close();
     // Tell the server the session is over (the outbox delivers it on the next visit if need be),
@@ -282,6 +308,11 @@ class TutorPage {
       this.retrySession = false;
       if (this.socket) this.socket.stop();
       this.socket = null;
+    } else if (err instanceof RealtimeError && err.code === "session_live" && err.sessionId) {
+      // The learner has a session open elsewhere (another window, or one that crashed):
+      // offer to carry it on here; its other window is told to stop.
+      this.continueId = err.sessionId;
+      this.buttons.start.textContent = "Continue it here";
     } else if (this.retrySession) {
       // The first connect failed. The session stays open for "Try again"; the socket starts
       // now so the server hears of any call that was made, and can hang it up.
@@ -365,7 +396,8 @@ class TutorPage {
     if (!response.ok || !payload || !payload.client_secret) {
       const message = payload && payload.error && payload.error.message;
       const code = (payload && payload.error && payload.error.code) || "";
-      throw new RealtimeError(message || `Could not start a session (HTTP ${response.status}).`, { status: response.status, code });
+      const sessionId = (payload && payload.error && payload.error.session_id) || null;
+      throw new RealtimeError(message || `Could not start a session (HTTP ${response.status}).`, { status: response.status, code, sessionId });
     }
     this.keyUnused = true;
     const lifeMs = (Number(payload.expires_in) || 0) * 1000;
@@ -677,6 +709,7 @@ class TutorPage {
     socket.addEventListener("timeup", (event) => this.timeUp(event.detail.message));
     socket.addEventListener("message", (event) => {
       if (event.detail.type === "guardrail" && event.detail.tripped) this.onGuardrail(event.detail.item_id, event.detail.message);
+      if (event.detail.type === "moved" && socket === this.socket) this.movedAway(event.detail.message);
     });
     socket.addEventListener("saved", (event) => {
       if (event.detail.flagged) this.onGuardrail(event.detail.itemId, event.detail.message);

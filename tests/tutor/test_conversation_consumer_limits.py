@@ -141,6 +141,22 @@ async def test_a_new_call_hangs_up_the_one_it_replaces(alice_session, alice_cook
     assert (first.call_count, second.call_count) == (1, 0)
 
 
+async def test_a_page_whose_call_is_replaced_elsewhere_hears_that_the_session_moved(alice_session, alice_cookie):
+    with respx.mock(assert_all_called=False) as router:
+        router.post(f"{STANDIN}/realtime/calls/rtc_1/hangup").mock(return_value=httpx.Response(200))
+        async with open_socket(alice_session.pk, alice_cookie) as first_window:
+            await ask(first_window, {"type": "call", "call_id": "rtc_1"})
+            async with open_socket(alice_session.pk, alice_cookie) as second_window:
+                ack = await ask(second_window, {"type": "call", "call_id": "rtc_2"})
+                assert ack["type"] == "call_ack"
+                # The window that continued the session is not told to stop.
+                assert await second_window.receive_nothing(timeout=0.3)
+            moved = await first_window.receive_json_from(timeout=2)
+    assert moved == {"type": "moved", "message": "This session went on in another window."}
+    await alice_session.arefresh_from_db()
+    assert (alice_session.status, alice_session.call_id) == ("live", "rtc_2")
+
+
 async def test_reporting_the_call_settles_the_key_minted_for_it(alice_session, alice_cookie):
     await TutorSession.objects.filter(pk=alice_session.pk).aupdate(keys_unreported=1)
     async with open_socket(alice_session.pk, alice_cookie) as communicator:

@@ -102,11 +102,11 @@ def test_a_resume_counts_toward_the_rate(alice):
 
 
 def test_a_second_live_session_is_refused_with_403(alice):
-    session(alice, connected=NOW - 5 * MIN, hangup=NOW + 25 * MIN)
+    live = session(alice, connected=NOW - 5 * MIN, hangup=NOW + 25 * MIN)
 
     problem = refusal(learner=alice, now=NOW)
-    assert (problem.status, problem.code) == (403, "session_live")
-    assert "already have a session open" in problem.message
+    assert (problem.status, problem.code, problem.session_id) == (403, "session_live", live.pk)
+    assert "already have a session open" in problem.message and "continue it here" in problem.message
 
 
 def test_a_resume_of_the_live_session_is_allowed(alice):
@@ -129,7 +129,7 @@ def test_an_unreported_key_keeps_its_session_live_until_its_hangup_time(alice):
 def test_ending_a_session_whose_call_was_never_reported_does_not_free_the_slot(alice):
     session(alice, status="ended", minted=NOW - 2 * MIN, ended=NOW - MIN, hangup=NOW + 18 * MIN, keys=1)
     problem = refusal(learner=alice, now=NOW)
-    assert problem.code == "session_live"
+    assert (problem.code, problem.session_id) == ("session_live", None)  # nothing to continue
     assert problem.message == (
         "Your last session never told Parlance that its call started, so it counts as "
         "running for 18 minutes more."

@@ -305,11 +305,13 @@ def test_resumes_count_toward_the_mint_rate(alice_client, alice, upstream):
 
 
 def test_a_second_live_session_is_refused_with_403(alice_client, alice, upstream):
-    live_session(alice)
+    open_session = live_session(alice)
     response = post(alice_client)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "session_live"
     assert "already have a session open" in response.json()["error"]["message"]
+    # The page may offer to continue that session instead.
+    assert response.json()["error"]["session_id"] == open_session.pk
     assert not upstream.called
     assert TutorSession.objects.count() == 1
 

@@ -1,9 +1,11 @@
-"""The server owes each key a reported call, end to end: real Chromium, daphne, the stand-in.
+"""Keys, calls and windows end to end: real Chromium, daphne, the stand-in.
 
 - A tampered page that never reports its call: the session stays charged up to its hang-up
   time after the page says it ended, and the learner cannot start another session meanwhile.
 - An honest page whose first connect fails: "Try again" reuses the same key, so nothing is
   owed and nothing extra is charged.
+- A session open in one window is continued in another: the first window stops without
+  ending it or fighting back, and the server hangs up its call.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.tutor.test_session_limits_e2e import mints, the_session
+from tests.tutor.test_session_limits_e2e import hang_up, mints, the_session
 from tests.tutor.test_voice_session_e2e import (
     TIMEOUT_MS,
     make_learner,
@@ -110,3 +112,40 @@ async def test_a_failed_first_connect_is_tried_again_with_the_same_key(chromium,
     assert session.keys_unreported == 0
     assert session.call_id.startswith("rtc_")
     assert [error for error in page.errors if "503" not in error] == []
+
+
+async def test_a_session_open_in_one_window_is_continued_in_another(chromium, daphne_server):
+    await make_learner()
+    first = await signed_in_tutor_page(chromium, daphne_server.base_url)
+    await start_session(first)
+    await mute(first)
+    for _ in range(50):  # the first window's call is reported as its session goes live
+        if (await the_session()).call_id:
+            break
+        await first.wait_for_timeout(100)
+    first_call = (await the_session()).call_id
+    assert first_call
+
+    second = await signed_in_tutor_page(chromium, daphne_server.base_url)
+    await second.click('[data-action="start"]')
+    await second.wait_for_selector('#tutor[data-state="error"]', timeout=TIMEOUT_MS)
+    assert "continue it here" in await second.locator("[data-notice]").text_content()
+    assert (await second.text_content('[data-action="start"]')).strip() == "Continue it here"
+
+    await start_session(second)
+    await first.wait_for_selector('#tutor[data-state="ended"]', timeout=TIMEOUT_MS)
+    assert "went on in another window" in await first.locator("[data-notice]").text_content()
+    await screenshot(first, "tutor-moved-away")
+
+    await first.wait_for_timeout(2500)  # long enough for a resume to show, were there one
+    session = await the_session()
+    assert session.status == "live" and session.call_id not in ("", first_call)
+    assert await mints(session) == 2  # the first window did not fight back
+    assert await hang_up(daphne_server.base_url, first_call) == 404  # the server hung it up
+    assert await first.get_attribute("#tutor", "data-state") == "ended"
+
+    await second.click('[data-action="end"]')
+    await second.wait_for_selector('#tutor[data-state="ended"]', timeout=TIMEOUT_MS)
+    session = await the_session()
+    assert (session.status, session.keys_unreported) == ("ended", 0)
+    assert [error for error in first.errors + second.errors if "403" not in error] == []
