@@ -137,30 +137,29 @@ def call_hang_up_later(session: TutorSession, *, call_id: str) -> asyncio.Task:
     return task
 
 
-async def page_tell_time_up(session_id: int, message: str) -> None:
+async def _page_tell(session_id: int, event: dict, *, what: str) -> None:
+    """Send ``event`` to the sockets of the session's pages, in whichever process they are."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        await layer.group_send(
-            session_group(session_id), {"type": "session.time_up", "message": message}
-        )
+        await layer.group_send(session_group(session_id), event)
     except Exception:
-        logger.exception("Could not tell the page of session %s that time is up", session_id)
+        logger.exception("Could not tell the pages of session %s %s", session_id, what)
+
+
+async def page_tell_time_up(session_id: int, message: str) -> None:
+    await _page_tell(
+        session_id, {"type": "session.time_up", "message": message}, what="that time is up"
+    )
 
 
 async def page_tell_moved(session_id: int, *, reporter: str) -> None:
     """Tell the session's other pages that it goes on in the page whose socket is ``reporter``:
     they stop without ending it (their call is being hung up)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        await layer.group_send(
-            session_group(session_id), {"type": "session.moved", "reporter": reporter}
-        )
-    except Exception:
-        logger.exception("Could not tell the other pages of session %s that it moved", session_id)
+    await _page_tell(
+        session_id, {"type": "session.moved", "reporter": reporter}, what="that it moved"
+    )
 
 
 async def time_up(

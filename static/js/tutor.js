@@ -222,7 +222,8 @@ class TutorPage {
     client.send({ type: "session.update", session: { type: "realtime" } });
   }
 
-  async end(reason, { notice = "" } = {}) {
+  // Stop the call, the microphone and the controls; the page's socket, now detached from it.
+  stopHere() {
     clearTimeout(this.resumeTimer);
     this.stopCountdown();
     this.setControls(false);
@@ -234,6 +235,11 @@ class TutorPage {
     this.socket = null;
     this.retrySession = false;
     this.buttons.end.disabled = true;
+    return socket;
+  }
+
+  async end(reason, { notice = "" } = {}) {
+    const socket = this.stopHere();
     if (!socket) return;
     // Whatever is not acknowledged stays in the outbox and is sent on the next visit.
     const ended = await withTimeout(socket.end(reason).then(() => socket.drained()).then(() => socket.lastEnded), 8000);
@@ -271,19 +277,9 @@ class TutorPage {
   // The session was continued in another window, which now has the call: stop here without
   // ending it. What the outbox still holds is delivered first.
   movedAway(message) {
-    clearTimeout(this.resumeTimer);
-    this.stopCountdown();
-    this.setControls(false);
-    if (this.client) this.client.close();
-    this.client = null;
-    this.stopMicrophone();
-    const socket = this.socket;
-    this.socket = null;
-    this.retrySession = false;
+    const socket = this.stopHere();
     if (socket) socket.drained().then(() => socket.stop());
-    this.setState("ended");
     this.showNotice(message || "This session went on in another window.");
-    this.buttons.end.disabled = true;
     this.buttons.start.disabled = false;
     this.buttons.start.textContent = "Start a new session";
   }
