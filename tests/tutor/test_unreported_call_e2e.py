@@ -39,6 +39,15 @@ DROP_CALL_REPORTS = """(() => {
 })();"""
 
 
+async def end_session(page) -> None:
+    """Click "End" and wait for the notice, which follows the server's acknowledgement."""
+    await page.click('[data-action="end"]')
+    await page.wait_for_function(
+        "() => document.querySelector('[data-notice]').textContent.includes('Session ended')",
+        timeout=TIMEOUT_MS,
+    )
+
+
 @sync_to_async
 def seconds_used_at(session, moment) -> float:
     return voice_seconds_used(learner=User.objects.get(pk=session.learner_id), now=moment)
@@ -55,8 +64,7 @@ async def test_a_page_that_never_reports_its_call_is_charged_to_its_cap(chromium
     session = await the_session()
     assert (session.call_id, session.keys_unreported) == ("", 1)
 
-    await page.click('[data-action="end"]')
-    await page.wait_for_selector('#tutor[data-state="ended"]', timeout=TIMEOUT_MS)
+    await end_session(page)
     session = await the_session()
     assert (session.status, session.keys_unreported) == ("ended", 1)
     # The page said it ended, but the server cannot hang up a call it does not know:
@@ -144,8 +152,7 @@ async def test_a_session_open_in_one_window_is_continued_in_another(chromium, da
     assert await hang_up(daphne_server.base_url, first_call) == 404  # the server hung it up
     assert await first.get_attribute("#tutor", "data-state") == "ended"
 
-    await second.click('[data-action="end"]')
-    await second.wait_for_selector('#tutor[data-state="ended"]', timeout=TIMEOUT_MS)
+    await end_session(second)
     session = await the_session()
     assert (session.status, session.keys_unreported) == ("ended", 0)
     assert [error for error in first.errors + second.errors if "403" not in error] == []
