@@ -23,10 +23,13 @@ from tutor.models import ConversationItem, OralQuiz, TestResult
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-async def last_assistant_text(page) -> str:
-    return await page.eval_on_selector_all(
-        "li.turn-assistant[data-saved=true] .text", "els => els.length ? els[els.length - 1].textContent : ''"
-    )
+EXAMINER_QUESTION_AFTER = """(answered) => {
+  const questions = [...document.querySelectorAll("li.turn-assistant[data-saved=true]")]
+    .filter((li) => li.querySelector(".who").textContent === "Examiner")
+    .map((li) => li.querySelector(".text").textContent)
+    .filter((text) => /'[^']+'/.test(text));
+  return questions.length > answered ? questions[questions.length - 1] : null;
+}"""
 
 
 async def test_the_examiner_quizzes_the_words_and_the_grade_is_saved(chromium, daphne_server):
@@ -42,13 +45,12 @@ async def test_the_examiner_quizzes_the_words_and_the_grade_is_saved(chromium, d
     quiz = await sync_to_async(OralQuiz.objects.get)(session__learner=learner)
 
     for answered in range(len(quiz.words)):
-        await page.wait_for_function(
-            "(n) => [...document.querySelectorAll('li.turn-assistant[data-saved=true] .who')]"
-            ".filter(e => e.textContent === 'Examiner').length > n",
-            arg=answered,
-            timeout=TIMEOUT_MS,
+        # The examiner's latest saved question (a turn that names a word in quotes), once there
+        # is one more than the answers given.
+        question = await page.wait_for_function(
+            EXAMINER_QUESTION_AFTER, arg=answered, timeout=TIMEOUT_MS
         )
-        asked = re.findall(r"'([^']+)'", await last_assistant_text(page))[-1]  # the word asked for last
+        asked = re.findall(r"'([^']+)'", await question.json_value())[-1]  # the word asked for last
         assert asked in quiz.words
         await type_message(page, f"Digo la palabra {asked} en una frase")
         await saved_turns(page, 'li[data-kind="function_call_output"]', answered + 1)
