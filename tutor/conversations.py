@@ -286,8 +286,13 @@ def session_connect(*, session: TutorSession, call_id: str, now: dt.datetime | N
     reported again, as a page's outbox may, settles nothing more.
     """
     locked = TutorSession.objects.select_for_update().get(pk=session.pk)
+    return session_connect_locked(locked, call_id=call_id, now=now)
+
+
+def session_connect_locked(locked: TutorSession, *, call_id: str, now: dt.datetime | None) -> TutorSession:
+    """``session_connect`` for a row already locked (``select_for_update``) by the caller."""
     if locked.status in CLOSED_STATUSES:
-        raise SessionClosed(f"session {session.pk} is {locked.status}")
+        raise SessionClosed(f"session {locked.pk} is {locked.status}")
     if call_id != locked.call_id and locked.keys_unreported > 0:
         locked.keys_unreported -= 1
     locked.call_id = call_id

@@ -27,7 +27,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from tutor import clock, realtime
-from tutor.conversations import CLOSED_STATUSES, session_connect
+from tutor.conversations import CLOSED_STATUSES, session_connect_locked
 from tutor.limits import TIME_LIMIT, call_deadline, limit_message, mint_events_prune
 from tutor.models import TutorSession
 
@@ -58,13 +58,9 @@ def session_call_start(
 ) -> tuple[TutorSession, str]:
     """Record the session's (new) call and when the server will hang it up: the session, and
     the call it replaces ("" if none), which the caller hangs up so only one call runs."""
-    previous = (
-        TutorSession.objects.select_for_update()
-        .filter(pk=session.pk)
-        .values_list("call_id", flat=True)
-        .first()
-    )
-    session = session_connect(session=session, call_id=call_id, now=now)
+    locked = TutorSession.objects.select_for_update().get(pk=session.pk)
+    previous = locked.call_id
+    session = session_connect_locked(locked, call_id=call_id, now=now)
     session.hangup_at = call_deadline(session=session, now=now)
     session.save(update_fields=["hangup_at"])
     return session, (previous if previous and previous != call_id else "")

@@ -141,10 +141,14 @@ def voice_seconds_used(*, learner, now: dt.datetime) -> float:
     return seconds_used(limit_sessions(learner=learner, now=now), now=now)
 
 
+def seconds_left(learner, sessions: list[TutorSession], *, now: dt.datetime) -> float:
+    """Seconds of today's allowance ``learner`` has left after ``sessions`` (zero or more)."""
+    return max(0.0, learner.daily_voice_minutes * 60 - seconds_used(sessions, now=now))
+
+
 def voice_seconds_left(*, learner, now: dt.datetime) -> float:
     """Seconds of today's allowance ``learner`` has left (zero or more)."""
-    allowed = learner.daily_voice_minutes * 60
-    return max(0.0, allowed - voice_seconds_used(learner=learner, now=now))
+    return seconds_left(learner, limit_sessions(learner=learner, now=now), now=now)
 
 
 def live_sessions(*, learner, now: dt.datetime, exclude: TutorSession | None = None) -> list[TutorSession]:
@@ -210,7 +214,7 @@ def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = No
     if session is not None and session.hangup_at is not None and session.hangup_at <= now:
         raise LimitReached(limit_message(session=session), 403, TIME_LIMIT)
     sessions = limit_sessions(learner=learner, now=now)
-    left = max(0.0, learner.daily_voice_minutes * 60 - seconds_used(sessions, now=now))
+    left = seconds_left(learner, sessions, now=now)
     if left <= 0:
         raise LimitReached(daily_limit_message(learner), 403, "minutes_used")
     if session is None:
@@ -254,13 +258,13 @@ def mint_reserve(
             learner=learner,
             **(new_session or {}),
             minted_at=now,
-            hangup_at=now + min(dt.timedelta(seconds=left), max_session_length()),
+            hangup_at=deadline(minted_at=now, now=now, seconds_left=left),
             upstream_base_url=upstream_base_url[:255],
             keys_unreported=1,
         )
     else:
         if session.hangup_at is None:
-            session.hangup_at = call_deadline(session=session, now=now)
+            session.hangup_at = deadline(minted_at=session.minted_at, now=now, seconds_left=left)
         session.upstream_base_url = upstream_base_url[:255]
         session.keys_unreported += 1
         session.save(update_fields=["upstream_base_url", "hangup_at", "keys_unreported"])
@@ -284,7 +288,13 @@ def mint_release(*, session: TutorSession) -> None:
         locked.save(update_fields=["keys_unreported"])
 
 
+def deadline(*, minted_at: dt.datetime, now: dt.datetime, seconds_left: float) -> dt.datetime:
+    """When a session first minted at ``minted_at`` must end: when the ``seconds_left`` of the
+    day run out, or at its maximum length, whichever comes first."""
+    return min(now + dt.timedelta(seconds=seconds_left), minted_at + max_session_length())
+
+
 def call_deadline(*, session: TutorSession, now: dt.datetime) -> dt.datetime:
     """When the server hangs up ``session``'s call: the day's minutes or the length cap."""
     left = voice_seconds_left(learner=session.learner, now=now)
-    return min(now + dt.timedelta(seconds=left), session.minted_at + max_session_length())
+    return deadline(minted_at=session.minted_at, now=now, seconds_left=left)

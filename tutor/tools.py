@@ -206,6 +206,10 @@ def _run(learner, session, name: Any, arguments_json: Any) -> str:
         return TOOL_FAILED
 
 
+class _RunTwice(Exception):
+    """Another process ran and stored the same call first: undo this run."""
+
+
 def tool_call_run(
     *,
     learner,
@@ -243,10 +247,6 @@ def tool_call_run(
             return output
     except _RunTwice:
         return _stored_output(session, call_id) or TOOL_FAILED
-
-
-class _RunTwice(Exception):
-    """Another process ran and stored the same call first: undo this run."""
 
 
 def _stored_output(session: TutorSession, call_id: str) -> str | None:
