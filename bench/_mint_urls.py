@@ -6,7 +6,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from config.urls import urlpatterns as project_urlpatterns
-from tutor import realtime
+from voice import realtime
 
 
 @require_POST

@@ -12,7 +12,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from tutor.routing import websocket_urlpatterns  # noqa: E402
+from voice.routing import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {

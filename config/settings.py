@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "accounts",
     "tutor",
+    "voice",
+    "staff",
     "standin",
 ]
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("tutor.urls")),
+    path("", include("voice.urls")),
 ]
 
 if settings.REALTIME_STANDIN:

@@ -25,6 +25,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.asgi import application
+from tests.support.sockets import socket_connect
 from tutor.models import (
     ConversationItem,
     OralQuiz,
@@ -339,7 +340,7 @@ async def test_the_conversation_socket_opens_to_its_learner_only(alice, bob, sta
         communicator = WebsocketCommunicator(
             application, f"/ws/tutor/sessions/{session.pk}/", headers=headers
         )
-        actual[role] = await communicator.connect(timeout=5)
+        actual[role] = await socket_connect(communicator)
         await communicator.disconnect()
     await sync_to_async(
         connections.close_all

@@ -55,7 +55,7 @@ async def test_async_views_carry_it(async_client, db):
 
 def _record(message: str, *args, exc_info=None) -> logging.LogRecord:
     record = logging.LogRecord(
-        "tutor.realtime", logging.WARNING, __file__, 1, message, args, exc_info
+        "voice.realtime", logging.WARNING, __file__, 1, message, args, exc_info
     )
     RequestIdFilter().filter(record)
     return record
@@ -72,7 +72,7 @@ def test_the_json_formatter_writes_one_object_per_line_with_the_request_id():
     data = json.loads(line)
     assert data["request_id"] == "req-json-00000001"
     assert data["message"] == "minted for alice"
-    assert data["level"] == "WARNING" and data["logger"] == "tutor.realtime"
+    assert data["level"] == "WARNING" and data["logger"] == "voice.realtime"
 
 
 def test_outside_a_request_the_id_is_a_dash():

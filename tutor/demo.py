@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import User
+from common import clock
 from tutor.models import Assignment, TestResult, Word, WordList, WordProgress
 
 STAFF_PASSWORD = "parlance-staff"
@@ -98,7 +98,7 @@ def _user(email: str, *, password: str, **fields) -> User:
 
 @transaction.atomic
 def demo_seed(*, now: dt.datetime | None = None) -> list[DemoLogin]:
-    now = now or timezone.now()
+    now = now or clock.now()
     lists: dict[str, WordList] = {}
     for name, (language, description, words) in WORD_LISTS.items():
         word_list, _ = WordList.objects.get_or_create(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from tutor.review import GRADE_LABELS
+from tutor.flashcards import GRADE_LABELS
 from tutor.written_test import CHOICE, Question, WrittenTest
 
 MAX_ANSWER_CHARS = 200

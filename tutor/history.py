@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from common import clock
 from tutor import charts
 from tutor.models import Review, TestResult, TutorSession, WordProgress
+from tutor.recap import practised_counts
 
 CHART_DAYS = 60
 
@@ -57,18 +59,21 @@ def activity_days(*, learner, today: dt.date) -> set[dt.date]:
 
 
 def past_sessions(*, learner, limit: int = 10) -> list[TutorSession]:
-    return list(
+    """The learner's last sessions with a call, each with ``item_count`` and ``words_practised``
+    (counted as its recap counts them: tool recordings and words heard in the transcript)."""
+    sessions = list(
         TutorSession.objects.filter(learner=learner, connected_at__isnull=False)
-        .annotate(
-            item_count=Count("items", distinct=True),
-            words_practised=Count("reviews__word", filter=Q(reviews__source=Review.Source.VOICE), distinct=True),
-        )
+        .annotate(item_count=Count("items", distinct=True))
         .order_by("-connected_at")[:limit]
     )
+    practised = practised_counts(sessions=sessions)
+    for session in sessions:
+        session.words_practised = practised[session.pk]
+    return sessions
 
 
 def learner_history(*, learner, now: dt.datetime | None = None) -> History:
-    today = timezone.localtime(now or timezone.now()).date()
+    today = timezone.localtime(now or clock.now()).date()
     return History(
         grades=grade_chart(learner=learner, today=today),
         mastered=mastered_chart(learner=learner, today=today),

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import LANGUAGES
-
+from common import clock
 from tutor.srs import MASTERED_INTERVAL_DAYS
 
 
@@ -125,7 +125,14 @@ class WordProgress(models.Model):
         return self.interval_days >= MASTERED_INTERVAL_DAYS
 
     def is_due(self, now: dt.datetime | None = None) -> bool:
-        return self.due_at <= (now or timezone.now())
+        """Whether the word is due for review: practised before and its review time has come.
+        A new word is never due (``due_q`` is the same rule as a query)."""
+        return not self.is_new and self.due_at <= (now or clock.now())
+
+    @staticmethod
+    def due_q(now: dt.datetime, prefix: str = "") -> Q:
+        """``is_due`` as a filter on WordProgress rows (through ``prefix``, e.g. ``"word_progress__"``)."""
+        return Q(**{f"{prefix}last_reviewed_at__isnull": False, f"{prefix}due_at__lte": now})
 
     @property
     def state(self) -> str:

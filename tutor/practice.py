@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.utils import timezone
 
+from common import clock
 from tutor import srs
 from tutor.models import Review, WordProgress
 
@@ -26,7 +26,7 @@ def word_practice_record(
     Also logs the review, so streaks, charts and recaps have the history.
     """
     quality = srs.outcome_quality(outcome)
-    now = now or timezone.now()
+    now = now or clock.now()
     progress, _ = WordProgress.objects.select_for_update().get_or_create(
         learner=learner, word=word, defaults={"due_at": now}
     )
@@ -56,3 +56,28 @@ def word_practice_record(
         learner=learner, word=word, outcome=outcome, source=source, session=session, reviewed_at=now
     )
     return progress
+
+
+@transaction.atomic
+def term_practice_record(
+    *,
+    learner,
+    words: list,
+    outcome: str,
+    source: str = Review.Source.FLASHCARD,
+    session=None,
+    now: dt.datetime | None = None,
+) -> WordProgress:
+    """``word_practice_record`` for every copy of one term (``words``: the same term in several
+    of the learner's lists is one piece of vocabulary, so all its copies move together); the
+    progress of the first copy."""
+    if not words:
+        raise ValueError("no words to record")
+    now = now or clock.now()
+    progress = [
+        word_practice_record(
+            learner=learner, word=word, outcome=outcome, source=source, session=session, now=now
+        )
+        for word in words
+    ]
+    return progress[0]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Prefetch, Q
-from django.utils import timezone
 
+from common import clock
+from common.text import text_fold
 from tutor.models import TestResult, Word, WordProgress
 from tutor.srs import MASTERED_INTERVAL_DAYS
 
@@ -23,7 +23,7 @@ class WordState:
         return self.progress.state if self.progress else "new"
 
     def is_due(self, now: dt.datetime) -> bool:
-        return self.progress is not None and not self.progress.is_new and self.progress.is_due(now)
+        return self.progress is not None and self.progress.is_due(now)
 
 
 @dataclass
@@ -60,7 +60,7 @@ def word_state_counts(states: list[WordState], now: dt.datetime) -> dict[str, in
 
 
 def learner_overview(*, learner, now: dt.datetime | None = None, results: int = 10) -> LearnerOverview:
-    now = now or timezone.now()
+    now = now or clock.now()
     states = learner_words(learner=learner)
     recent = list(
         TestResult.objects.filter(learner=learner).select_related("word_list")[:results]
@@ -99,7 +99,7 @@ def tutor_material(
     """
     reviewed = _assigned_progress(learner=learner).filter(last_reviewed_at__isnull=False)
     not_mastered = Q(interval_days__lt=MASTERED_INTERVAL_DAYS)
-    due = reviewed.filter(due_at__lte=now).order_by("due_at", "word_id")[:limit]
+    due = reviewed.filter(WordProgress.due_q(now)).order_by("due_at", "word_id")[:limit]
     weak = (
         reviewed.filter(not_mastered)
         .filter(
@@ -133,17 +133,15 @@ def tutor_material(
     )
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFC", " ".join(text.split())).casefold()
-
-
 def learner_words_by_term(*, learner, term: str) -> list[Word]:
-    """The words of the learner's assigned lists spelled ``term``, ignoring case and spacing.
+    """The words of the learner's assigned lists that are ``term`` by the project's one rule
+    (``common.text.text_fold``: case, spacing, accents on Latin letters and punctuation at
+    the ends don't count), in list order.
 
-    SQL's case-insensitive match only folds ASCII on SQLite, so a term with other
-    letters ("Ñandú") falls back to comparing the learner's terms in Python.
+    An exact (case-insensitive) match in SQL answers most look-ups; otherwise the learner's
+    terms are folded in Python, since SQL cannot fold accents the same way everywhere.
     """
-    wanted = _fold(term)
+    wanted = text_fold(term)
     if not wanted:
         return []
     assigned = Word.objects.filter(word_list__assignments__learner=learner).select_related(
@@ -151,8 +149,8 @@ def learner_words_by_term(*, learner, term: str) -> list[Word]:
     )
     ordering = ("word_list__name", "position", "term", "pk")
     words = list(assigned.filter(term__iexact=" ".join(term.split())).order_by(*ordering))
-    words = [word for word in words if _fold(word.term) == wanted]
-    if words or wanted.isascii():
+    words = [word for word in words if text_fold(word.term) == wanted]
+    if words:
         return words
-    ids = [pk for pk, text in assigned.values_list("pk", "term") if _fold(text) == wanted]
+    ids = [pk for pk, text in assigned.values_list("pk", "term") if text_fold(text) == wanted]
     return list(assigned.filter(pk__in=ids).order_by(*ordering)) if ids else []

@@ -16,8 +16,8 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
+from common.text import text_fold, text_normalise
 from tutor.models import ConversationItem, Review, TutorSession, Word, WordProgress
-from tutor.written_test import text_fold, text_normalise
 
 SUGGESTED_LIMIT = 8
 
@@ -130,9 +130,8 @@ def session_recap(*, session: TutorSession, now: dt.datetime) -> Recap:
     taken = {text_fold(item.term) for item in suggested}
     due = (
         WordProgress.objects.filter(
+            WordProgress.due_q(now),
             learner=learner,
-            last_reviewed_at__isnull=False,
-            due_at__lte=now,
             word__word_list__assignments__learner=learner,
         )
         .select_related("word")

@@ -6,12 +6,10 @@ app_name = "tutor"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("tutor/", views.tutor_page, name="tutor"),
     path("sessions/<int:session_id>/", views.session_detail, name="session-detail"),
     path("review/", views.review_page, name="review"),
     path("review/grade/", views.review_grade, name="review-grade"),
     path("test/", views.written_test, name="written-test"),
     path("test/submit/", views.written_test_submit, name="written-test-submit"),
     path("test/results/<int:result_id>/", views.written_test_result, name="written-test-result"),
-    path("tutor/token/", views.realtime_token, name="realtime-token"),
 ]

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -36,6 +35,7 @@ from typing import IO, Any
 from django.db import transaction
 
 from accounts.models import LANGUAGE_NAMES
+from common.text import text_clean, text_fold
 from tutor.models import Word, WordList
 
 MAX_ROWS = 5_000
@@ -95,13 +95,8 @@ class _Row:
     part_of_speech: str
 
 
-def normalize_term(term: str) -> str:
-    """How terms are compared: NFC, single spaces, ignoring case."""
-    return unicodedata.normalize("NFC", " ".join(term.split())).casefold()
-
-
 def _clean(value: Any) -> str:
-    return unicodedata.normalize("NFC", " ".join(str(value or "").split()))
+    return text_clean(str(value or ""))
 
 
 def _failed(*errors: RowError) -> ImportReport:
@@ -251,7 +246,7 @@ def _parse(table: list[list[str]]) -> tuple[list[_Row], list[RowError]]:
                 f"(use one of {', '.join(PARTS_OF_SPEECH)}, or leave it blank)"
             )
         if term:
-            key = normalize_term(term)
+            key = text_fold(term)
             if key in first_seen:
                 problems.append(f"“{term}” is already on row {first_seen[key]}")
             else:
@@ -330,14 +325,14 @@ def _write(
     exact = {word.term: word for word in existing}
     folded: dict[str, Word] = {}
     for word in existing:
-        folded.setdefault(normalize_term(word.term), word)
+        folded.setdefault(text_fold(word.term), word)
     position = max((w.position for w in existing), default=-1) + 1
 
     to_create: list[Word] = []
     to_update: list[Word] = []
     unchanged = 0
     for row in rows:
-        word = exact.get(row.term) or folded.get(normalize_term(row.term))
+        word = exact.get(row.term) or folded.get(text_fold(row.term))
         if word is None:
             to_create.append(
                 Word(

@@ -26,13 +26,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from django.core import signing
 from django.db import IntegrityError, transaction
 
+from common.text import text_fold
 from tutor.models import Review, TestResult, Word, WordProgress
 from tutor.practice import word_practice_record
 from tutor.progress import WordState, learner_words
@@ -82,36 +82,6 @@ class WrittenTest:
 # --- comparing answers --------------------------------------------------------
 
 
-def _is_latin(char: str) -> bool:
-    return unicodedata.name(char, "").startswith("LATIN")
-
-
-def text_normalise(text: str) -> str:
-    """``text`` with case and accents on Latin letters ignored and spaces collapsed.
-
-    Marks on other scripts are kept: they change the word (Japanese が is not か).
-    """
-    kept: list[str] = []
-    for char in unicodedata.normalize("NFD", text):
-        if unicodedata.combining(char) and kept and _is_latin(kept[-1]):
-            continue
-        kept.append(char)
-    return " ".join(unicodedata.normalize("NFC", "".join(kept)).casefold().split())
-
-
-def text_fold(text: str) -> str:
-    """``text`` as compared: ``text_normalise`` and trimmed of punctuation at both ends
-    ("¡Él  Pájaro!" -> "el pajaro")."""
-    folded = text_normalise(text)
-    # Strip punctuation and symbols from both ends (¿ ¡ ! ? . , « » quotes...).
-    start, end = 0, len(folded)
-    while start < end and not folded[start].isalnum():
-        start += 1
-    while end > start and not folded[end - 1].isalnum():
-        end -= 1
-    return folded[start:end]
-
-
 # --- building a test ----------------------------------------------------------
 
 
@@ -122,7 +92,7 @@ def _ranked_words(states: list[WordState], now: dt.datetime) -> list[Word]:
         progress = state.progress
         if progress is None or progress.is_new:
             tiers[3].append(((index,), state.word))
-        elif progress.due_at <= now:
+        elif progress.is_due(now):
             tiers[0].append(((progress.due_at, state.word.pk), state.word))
         elif progress.is_mastered:
             tiers[4].append(((progress.due_at, state.word.pk), state.word))

@@ -3,8 +3,8 @@
 import pytest
 from django.db import IntegrityError, InterfaceError, OperationalError
 
-from tutor import conversations
-from tutor.conversations import db_retrying
+from voice import items
+from voice.items import db_retrying
 
 
 class Flaky:
@@ -22,7 +22,7 @@ class Flaky:
 @pytest.fixture
 def closes(monkeypatch):
     closed = []
-    monkeypatch.setattr(conversations.connection, "close", lambda: closed.append(True))
+    monkeypatch.setattr(items.connection, "close", lambda: closed.append(True))
     return closed
 
 

@@ -113,7 +113,7 @@ def test_an_upstream_fault_is_a_clear_message_without_traceback_or_key(
     page = response.content.decode()
     assert SERVER_KEY not in page and LEAKED_EK not in page
     # One warning that says what happened, no stack trace, no key.
-    assert [r.levelname for r in caplog.records if r.name == "tutor.realtime"] == ["WARNING"]
+    assert [r.levelname for r in caplog.records if r.name == "voice.realtime"] == ["WARNING"]
     assert all(record.exc_info is None for record in caplog.records)
     assert "Traceback" not in caplog.text
     assert SERVER_KEY not in caplog.text and LEAKED_EK not in caplog.text

@@ -28,7 +28,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from config.asgi import application
-from tutor.conversations import MAX_MESSAGE_BYTES, MAX_TEXT_CHARS
+from tests.support.sockets import socket_connect
+from voice.protocol import MAX_MESSAGE_BYTES, MAX_TEXT_CHARS
 from tutor.models import ConversationItem, Review, TutorSession, WordProgress
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -236,7 +237,7 @@ class Harness:
         """Send one frame, then the probe; return the replies to the frame."""
         if kind == "connect_other":
             other = self._communicator(payload)
-            self.refusals.append(await other.connect(timeout=TIMEOUT_S))
+            self.refusals.append(await socket_connect(other, timeout=TIMEOUT_S))
             await other.disconnect()
             return []
         if self.communicator is None:

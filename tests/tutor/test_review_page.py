@@ -5,7 +5,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tutor.models import Review, Word, WordList, WordProgress
-from tutor.review import SESSION_KEY
+from tutor.flashcards import SESSION_KEY
 
 pytestmark = pytest.mark.django_db
 

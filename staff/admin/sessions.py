@@ -1,0 +1,257 @@
+"""Voice sessions, their transcripts and the usage and costs report in the admin."""
+
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.template.response import TemplateResponse
+from django.templatetags.static import static
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from common import clock
+from tutor.models import (
+    ConversationItem,
+    TutorSession,
+)
+from voice.usage import prices_from_settings, usage_by_learner_day, usage_totals
+
+# --- voice sessions and their transcripts ------------------------------------
+
+
+def _flag_marker(item: ConversationItem) -> str:
+    if not item.flagged:
+        return ""
+    return format_html(
+        '<strong class="flagged"><img src="{}" alt=""> ⚑ {}</strong>',
+        static("admin/img/icon-alert.svg"),
+        item.flag_reason or "flagged",
+    )
+
+
+class ConversationItemInline(admin.TabularInline):
+    model = ConversationItem
+    fields = ["order", "role", "kind", "transcript_text", "flag", "item_id", "created_at"]
+    readonly_fields = fields
+    ordering = ["order", "created_at"]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    verbose_name = "transcript item"
+    verbose_name_plural = "transcript"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="text")
+    def transcript_text(self, obj: ConversationItem) -> str:
+        if obj.flagged:
+            return format_html('<mark class="flagged-item">{}</mark>', obj.text)
+        return obj.text
+
+    @admin.display(description="flagged")
+    def flag(self, obj: ConversationItem) -> str:
+        return _flag_marker(obj)
+
+
+class YesNoFilter(admin.SimpleListFilter):
+    """A list filter with two choices: rows where ``yes`` holds, and the others."""
+
+    yes: Q
+    yes_label = ""
+    no_label = ""
+
+    def lookups(self, request, model_admin):
+        return [("yes", self.yes_label), ("no", self.no_label)]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(self.yes)
+        if self.value() == "no":
+            return queryset.exclude(self.yes)
+        return queryset
+
+
+class HasFlaggedItemsFilter(YesNoFilter):
+    title = "flagged items"
+    parameter_name = "flagged"
+    yes = Q(_flagged__gt=0)
+    yes_label, no_label = "With flagged items", "Without flagged items"
+
+
+class UnreportedCallFilter(YesNoFilter):
+    title = "call reported"
+    parameter_name = "call_reported"
+    yes = Q(keys_unreported=0)
+    yes_label, no_label = "Every key's call reported", "A key's call was never reported"
+
+
+class UsageRangeForm(forms.Form):
+    DEFAULT_DAYS = 14
+
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            raise forms.ValidationError("The start date must not be after the end date.")
+        if start and end and (end - start).days > 366:
+            raise forms.ValidationError("Choose at most a year.")
+        return cleaned
+
+
+@admin.register(TutorSession)
+class TutorSessionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "learner",
+        "status",
+        "minted_at",
+        "minutes",
+        "item_count",
+        "flagged_count",
+        "end_reason",
+    ]
+    list_filter = [
+        HasFlaggedItemsFilter,
+        UnreportedCallFilter,
+        "status",
+        "learner__cefr_level",
+        "model",
+        "minted_at",
+    ]
+    search_fields = ["learner__email", "learner__display_name", "call_id"]
+    list_select_related = ["learner"]
+    raw_id_fields = ["learner"]
+    date_hierarchy = "minted_at"
+    readonly_fields = [
+        "minted_at",
+        "connected_at",
+        "ended_at",
+        "minutes",
+        "call_id",
+        "hangup_at",
+        "usage",
+        "instructions",
+        "focus_words",
+    ]
+    inlines = [ConversationItemInline]
+    change_list_template = "admin/tutor/tutorsession/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "usage/",
+                self.admin_site.admin_view(self.usage_view),
+                name="tutor_tutorsession_usage",
+            ),
+            *super().get_urls(),
+        ]
+
+    def usage_view(self, request):
+        """Minutes, tokens and estimated cost per learner per day (staff who may view sessions)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        form = UsageRangeForm(request.GET or None)
+        start, end = today - dt.timedelta(days=UsageRangeForm.DEFAULT_DAYS - 1), today
+        if form.is_valid():
+            start = form.cleaned_data["start"] or start
+            end = form.cleaned_data["end"] or end
+        start = max(start, end - dt.timedelta(days=366))
+        rows = usage_by_learner_day(start=start, end=end, now=clock.now()) if start <= end else []
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Voice usage and estimated cost",
+            "form": form,
+            "start": start,
+            "end": end,
+            "rows": rows,
+            "totals": usage_totals(rows),
+            "prices": prices_from_settings(),
+        }
+        return TemplateResponse(request, "admin/tutor/tutorsession/usage.html", context)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_items=Count("items"), _flagged=Count("items", filter=Q(items__flagged=True)))
+        )
+
+    @admin.display(description="minutes")
+    def minutes(self, obj: TutorSession) -> str:
+        duration: dt.timedelta | None = obj.duration
+        return f"{duration.total_seconds() / 60:.1f}" if duration is not None else "—"
+
+    @admin.display(description="items", ordering="_items")
+    def item_count(self, obj: TutorSession) -> int:
+        return obj._items
+
+    @admin.display(description="flagged", ordering="_flagged")
+    def flagged_count(self, obj: TutorSession) -> str:
+        if not obj._flagged:
+            return "0"
+        url = reverse("admin:tutor_conversationitem_changelist")
+        return format_html(
+            '<a class="flagged" href="{}?session__id__exact={}&amp;flagged__exact=1">⚑ {}</a>',
+            url,
+            obj.pk,
+            obj._flagged,
+        )
+
+
+class FlaggedItemsFilter(admin.SimpleListFilter):
+    title = "flagged items"
+    parameter_name = "flagged__exact"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Flagged by the guardrail"), ("0", "Not flagged")]
+
+    def queryset(self, request, queryset):
+        if self.value() in {"0", "1"}:
+            return queryset.filter(flagged=self.value() == "1")
+        return queryset
+
+
+@admin.register(ConversationItem)
+class ConversationItemAdmin(admin.ModelAdmin):
+    list_display = [
+        "session",
+        "learner",
+        "order",
+        "role",
+        "kind",
+        "flag",
+        "short_text",
+        "created_at",
+    ]
+    list_filter = [FlaggedItemsFilter, "role", "kind", "created_at"]
+    search_fields = ["text", "flag_reason", "item_id", "session__learner__email"]
+    list_select_related = ["session__learner"]
+    raw_id_fields = ["session"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="learner", ordering="session__learner__email")
+    def learner(self, obj) -> str:
+        return obj.session.learner.email
+
+    @admin.display(description="flagged", ordering="flagged")
+    def flag(self, obj) -> str:
+        return _flag_marker(obj)
+
+    @admin.display(description="text")
+    def short_text(self, obj) -> str:
+        return obj.text[:80]

@@ -1,0 +1,152 @@
+"""Word lists, their words and assignments in the admin, and the CSV word import."""
+
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from accounts.models import LANGUAGES
+from tutor.models import (
+    Assignment,
+    Word,
+    WordList,
+)
+from tutor.vocabulary_import import MAX_BYTES, MAX_ROWS, word_list_import
+
+MAX_SHOWN_ERRORS = 100
+
+
+# --- word lists and the CSV import ----------------------------------------
+
+
+class WordInline(admin.TabularInline):
+    model = Word
+    extra = 1
+    fields = ["position", "term", "meaning", "example", "part_of_speech"]
+
+
+class AssignmentInline(admin.TabularInline):
+    model = Assignment
+    extra = 1
+    autocomplete_fields = ["learner"]
+
+
+class WordListImportForm(forms.Form):
+    word_list = forms.ModelChoiceField(
+        queryset=WordList.objects.all(),
+        required=False,
+        label="Add to the list",
+        help_text="New terms are added; terms already in the list get the file’s meaning.",
+    )
+    name = forms.CharField(
+        max_length=120, required=False, label="or create the list", help_text="Name of a new list."
+    )
+    language = forms.ChoiceField(
+        choices=[("", "---------"), *LANGUAGES], required=False, help_text="Needed for a new list."
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    file = forms.FileField(
+        label="CSV file",
+        help_text=(
+            "Header row: term, meaning, example, part_of_speech (example and part of speech are "
+            f"optional). UTF-8, comma or semicolon separated, up to {MAX_ROWS:,} rows and "
+            f"{MAX_BYTES // (1024 * 1024)} MB."
+        ),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        word_list, name = cleaned.get("word_list"), cleaned.get("name", "").strip()
+        if word_list and name:
+            raise forms.ValidationError("Choose an existing list or name a new one, not both.")
+        if not word_list and not name:
+            raise forms.ValidationError("Choose a list to add to, or name a new one.")
+        if name and not cleaned.get("language"):
+            self.add_error("language", "Choose the language of the new list.")
+        return cleaned
+
+
+@admin.register(WordList)
+class WordListAdmin(admin.ModelAdmin):
+    list_display = ["name", "language", "word_count", "learner_count", "created_at"]
+    list_filter = ["language"]
+    search_fields = ["name", "description"]
+    inlines = [WordInline, AssignmentInline]
+    change_list_template = "admin/tutor/wordlist/change_list.html"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _words=Count("words", distinct=True), _learners=Count("assignments", distinct=True)
+            )
+        )
+
+    @admin.display(description="words", ordering="_words")
+    def word_count(self, obj) -> int:
+        return obj._words
+
+    @admin.display(description="learners", ordering="_learners")
+    def learner_count(self, obj) -> int:
+        return obj._learners
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="tutor_wordlist_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request):
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        form = WordListImportForm(request.POST or None, request.FILES or None)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            word_list = form.cleaned_data["word_list"]
+            report = word_list_import(
+                name=word_list.name if word_list else form.cleaned_data["name"],
+                language=form.cleaned_data["language"] or None,
+                description=form.cleaned_data["description"],
+                rows_or_file=form.cleaned_data["file"],
+            )
+            if report.ok:
+                self.message_user(request, report.summary, messages.SUCCESS)
+                return redirect("admin:tutor_wordlist_change", report.word_list.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import words from CSV",
+            "form": form,
+            "report": report,
+            "errors": report.errors[:MAX_SHOWN_ERRORS] if report else (),
+            "more_errors": max(0, len(report.errors) - MAX_SHOWN_ERRORS) if report else 0,
+        }
+        return TemplateResponse(request, "admin/tutor/wordlist/import.html", context)
+
+
+@admin.register(Word)
+class WordAdmin(admin.ModelAdmin):
+    list_display = ["term", "meaning", "part_of_speech", "word_list"]
+    list_filter = ["word_list", "part_of_speech", "word_list__language"]
+    search_fields = ["term", "meaning", "example"]
+    list_select_related = ["word_list"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["learner", "word_list", "assigned_at"]
+    list_filter = ["word_list"]
+    search_fields = ["learner__email", "word_list__name"]
+    autocomplete_fields = ["learner", "word_list"]
+    list_select_related = ["learner", "word_list"]

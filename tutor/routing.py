@@ -1,7 +1,0 @@
-from django.urls import path
-
-from tutor.consumers import ConversationConsumer
-
-websocket_urlpatterns = [
-    path("ws/tutor/sessions/<int:session_id>/", ConversationConsumer.as_asgi()),
-]

@@ -1,0 +1,65 @@
+"""A session's call as the page reports it: its start (and the hang-up it schedules), its end.
+
+``call_report`` records the call id the page got from the Realtime API, schedules this
+process's hang-up at the session's time limit, and hangs up a call it replaces (a session has
+one call at a time; the page that held it is told the session moved). ``call_end`` ends the
+session at the learner's word and hangs its call up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from common import clock
+from tutor.models import TutorSession
+from voice import hangups
+from voice.metering import CLOSED_STATUSES
+from voice.protocol import CALL_ACK, ENDED
+from voice.sessions import SessionClosed, session_call_start, session_end
+
+__all__ = ["SessionClosed", "call_end", "call_report"]
+
+
+async def call_report(*, session: TutorSession, call_id: str, reporter: str) -> dict[str, Any]:
+    """Record ``call_id`` as ``session``'s call, reported by the socket ``reporter``; the
+    ``call_ack`` reply. ``SessionClosed`` if the session has ended."""
+    now = clock.now()
+    session, replaced = await database_sync_to_async(session_call_start)(
+        session=session, call_id=call_id, now=now
+    )
+    # The hang-up runs in this server process whatever the page does from now on.
+    hangups.hangup_schedule(session.pk)
+    if replaced:
+        # One call per session: a call this one replaces must not run on unwatched. A page
+        # still holding it (the session was continued in another window) stops first.
+        await hangups.page_tell_moved(session.pk, reporter=reporter)
+        hangups.call_hang_up_later(session, call_id=replaced)
+    return {
+        "type": CALL_ACK,
+        "call_id": call_id,
+        "hangup_at": int(session.hangup_at.timestamp()),
+        "seconds_left": max(0, round((session.hangup_at - now).total_seconds())),
+    }
+
+
+async def call_end(
+    *, session: TutorSession, reason: str, reply: Callable[[dict[str, Any]], Awaitable[None]]
+) -> None:
+    """End ``session`` (once; ending it again changes nothing), ``reply`` to the page with its
+    duration, then hang up its call: the page hears before its call drops."""
+    status = await TutorSession.objects.filter(pk=session.pk).values_list("status", flat=True).aget()
+    ended = await database_sync_to_async(session_end)(session=session, reason=reason)
+    duration = ended.duration
+    await reply(
+        {
+            "type": ENDED,
+            "session_id": ended.pk,
+            "duration_seconds": duration.total_seconds() if duration is not None else None,
+        }
+    )
+    if status not in CLOSED_STATUSES:
+        hangups.hangup_cancel(ended.pk)
+        await hangups.call_hang_up(ended)

@@ -1,0 +1,132 @@
+"""Conversation items, saved once per (session, upstream item id), whoever sends them.
+
+The page sends every completed item with its upstream id, and resends it until it is
+acknowledged, so ``conversation_item_save`` must be safe to call any number of times,
+from two sockets at once, and must take a later version of an item (a learner's
+transcript arriving after the tutor's reply) without letting an older resend undo it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
+
+from tutor.models import ConversationItem, TutorSession
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+
+
+def _item_for_update(session: TutorSession, item_id: str) -> ConversationItem | None:
+    return (
+        ConversationItem.objects.select_for_update()
+        .filter(session=session, item_id=item_id)
+        .first()
+    )
+
+
+@transaction.atomic
+def _item_save_once(
+    *, session, item_id: str, role: str, kind: str, text: str, raw: dict, order: int
+) -> tuple[ConversationItem, str]:
+    item = _item_for_update(session, item_id)
+    if item is None:
+        item = ConversationItem.objects.create(
+            session=session, item_id=item_id, role=role, kind=kind, text=text, raw=raw, order=order
+        )
+        return item, CREATED
+    if item.text and not text:
+        # An older copy (say, a learner turn sent before its transcript came): keep ours.
+        return item, UNCHANGED
+    changed = []
+    if text != item.text:
+        item.text = text
+        changed.append("text")
+    if raw and raw != item.raw:
+        item.raw = raw
+        changed.append("raw")
+    if order != item.order:
+        item.order = order
+        changed.append("order")
+    if not changed:
+        return item, UNCHANGED
+    item.save(update_fields=[*changed, "updated_at"])
+    return item, UPDATED
+
+
+def conversation_item_save(
+    *,
+    session: TutorSession,
+    item_id: str,
+    role: str,
+    kind: str,
+    text: str,
+    raw: dict[str, Any] | None = None,
+    order: int = 0,
+) -> tuple[ConversationItem, str]:
+    """Save one item, once per (session, item id): returns it and created/updated/unchanged.
+
+    A resend with the same content changes nothing; new text or raw data updates the
+    item; an empty text never replaces a saved one. Role and kind are kept from the
+    first save. Two writers racing on the same new item both succeed: the loser's
+    insert hits the unique constraint and it updates the winner's row instead.
+    """
+    fields = dict(
+        session=session, item_id=item_id, role=role, kind=kind, text=text, raw=raw or {}, order=order
+    )
+    try:
+        return _item_save_once(**fields)
+    except IntegrityError:
+        return _item_save_once(**fields)
+
+
+# --- Riding out a database restart ----------------------------------------------
+
+DB_RETRY_SECONDS = 20.0
+DB_RETRY_FIRST_DELAY_S = 0.1
+DB_RETRY_MAX_DELAY_S = 2.0
+
+
+def db_retrying(
+    func: Callable[..., T],
+    *,
+    within_s: float = DB_RETRY_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Callable[..., T]:
+    """``func`` retried on a lost database connection for up to ``within_s`` seconds.
+
+    Only for idempotent writes such as ``conversation_item_save``: a restarted or failed-over
+    database drops every connection, so each retry starts on a fresh one. Call it outside any
+    transaction (the connection is closed between attempts). The last error is raised.
+    """
+
+    def run(*args, **kwargs) -> T:
+        deadline = time.monotonic() + within_s
+        delay, attempt = DB_RETRY_FIRST_DELAY_S, 1
+        while True:
+            try:
+                return func(*args, **kwargs)
+            except (OperationalError, InterfaceError) as error:
+                if time.monotonic() + delay > deadline:
+                    raise
+                logger.warning(
+                    "Database unavailable (%s), retrying in %.1f s (attempt %d)",
+                    type(error).__name__, delay, attempt + 1,
+                )
+                connection.close()
+                sleep(delay)
+                delay, attempt = min(delay * 2, DB_RETRY_MAX_DELAY_S), attempt + 1
+
+    return run

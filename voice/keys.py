@@ -1,0 +1,133 @@
+"""Minting the browser's short-lived ``ek_`` key: for a new tutor session, or a resume of one.
+
+``key_mint`` is all of ``POST /tutor/token/`` but the HTTP: it builds the tutor's plan (or, for
+a resume, the session's own instructions with a recap of what was said), reserves the mint
+against the limits (``voice.sessions.mint_reserve``), asks the Realtime API for the key with
+the server's key, and takes the reservation back if the upstream refuses. Every refusal is a
+``KeyRefused`` with the status and JSON error the page shows.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from tutor.models import TutorSession
+from voice import realtime
+from voice.instructions import session_config_build, tutor_plan_build
+from voice.limits import TIME_LIMIT, LimitReached, limit_message
+from voice.metering import CLOSED_STATUSES
+from voice.resume import resume_instructions_build
+from voice.sessions import mint_release, mint_reserve, tutor_session_get
+
+
+class KeyRefused(Exception):
+    """No key: ``message`` is for the learner, ``status`` and ``code`` for the JSON answer."""
+
+    def __init__(self, status: int, message: str, code: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class MintedKey:
+    session: TutorSession
+    secret: realtime.ClientSecret = field(repr=False)
+    calls_url: str
+
+    def answer(self) -> dict[str, Any]:
+        """The JSON the page gets: the key, its session and where to call."""
+        session = self.session
+        return {
+            "client_secret": self.secret.value,
+            "expires_at": self.secret.expires_at,
+            # The key's life by the server's clock, so a page with a wrong clock can judge it.
+            "expires_in": max(0, self.secret.expires_at - int(time.time())),
+            "session_id": session.pk,
+            "calls_url": self.calls_url,
+            "model": session.model,
+            "voice": session.voice,
+            "socket_url": f"/ws/tutor/sessions/{session.pk}/",
+        }
+
+
+def _resumable(*, learner, session_id: int) -> TutorSession:
+    """The learner's own open session ``session_id``, or ``KeyRefused``."""
+    session = tutor_session_get(learner=learner, session_id=session_id)
+    if session is None:
+        raise KeyRefused(404, "That tutor session does not exist.", "not_found")
+    if session.status in CLOSED_STATUSES:
+        if session.end_reason == TIME_LIMIT:
+            raise KeyRefused(403, limit_message(session=session), TIME_LIMIT)
+        raise KeyRefused(409, "That tutor session has ended; start a new one.", "session_ended")
+    return session
+
+
+def _new_session_fields(learner) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tutor's plan for a new session: the session config, and the session's own fields."""
+    plan = tutor_plan_build(learner=learner)
+    config = plan.session_config
+    return config, {
+        "model": config["model"],
+        "voice": config["audio"]["output"]["voice"],
+        "instructions": plan.instructions,
+        "focus_words": plan.focus_words,
+    }
+
+
+def _resume_config(*, learner, session: TutorSession) -> dict[str, Any]:
+    """A resume: the same tutor, told what was said before the call dropped."""
+    return session_config_build(
+        instructions=resume_instructions_build(session=session),
+        language=learner.target_language,
+        model=session.model,
+        voice=session.voice,
+        transcribe_model=settings.REALTIME_TRANSCRIBE_MODEL,
+    )
+
+
+def _reserve(*, learner, upstream, session, new_session) -> TutorSession:
+    try:
+        return mint_reserve(
+            learner=learner,
+            upstream_base_url=upstream.base_url,
+            session=session,
+            new_session=new_session,
+        )
+    except LimitReached as limit:
+        extra = {"session_id": limit.session_id} if limit.session_id is not None else {}
+        raise KeyRefused(limit.status, limit.message, limit.code, **extra) from None
+
+
+async def key_mint(*, learner, session_id: int | None, upstream: realtime.Upstream) -> MintedKey:
+    """A key for a new session (``session_id`` None) or for the learner's open session."""
+    session = new_session = None
+    if session_id is not None:
+        session = await sync_to_async(_resumable)(learner=learner, session_id=session_id)
+    else:
+        config, new_session = await sync_to_async(_new_session_fields)(learner)
+    # Counts this mint and, for a new session, creates it: all limits checked at once.
+    minted_for = await sync_to_async(_reserve)(
+        learner=learner, upstream=upstream, session=session, new_session=new_session
+    )
+    if session is not None:
+        config = await sync_to_async(_resume_config)(learner=learner, session=minted_for)
+    try:
+        secret = await realtime.client_secret_create(
+            session_config=config,
+            base_url=upstream.base_url,
+            api_key=upstream.api_key,
+            ttl_seconds=settings.REALTIME_TOKEN_TTL_SECONDS,
+        )
+    except realtime.RealtimeError as error:
+        # No key was issued: a new session goes, a resume owes no call for it.
+        await sync_to_async(mint_release)(session=minted_for, new=session is None)
+        raise KeyRefused(error.status, error.message, error.code) from None
+    return MintedKey(session=minted_for, secret=secret, calls_url=upstream.calls_url)

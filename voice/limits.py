@@ -1,0 +1,183 @@
+"""How much a learner may use the voice tutor, checked when the server mints a key.
+
+Three limits, all counted from the database so they hold across server processes:
+
+- **Mint rate**: at most ``TUTOR_MINTS_PER_MINUTE`` keys (new sessions and resumes alike) in
+  any 60 seconds, counted from ``MintEvent`` rows. Refused with 429.
+- **Live sessions**: at most ``TUTOR_MAX_LIVE_SESSIONS`` sessions open at once. A resume of a
+  session is not a new one. Refused with 403.
+- **Daily minutes**: the learner's ``daily_voice_minutes``. Refused with 403.
+
+A session counts from the moment its first key is minted until it ends, and never past its
+hang-up time (``hangup_at``): the day's minutes left or ``TUTOR_MAX_SESSION_MINUTES``,
+whichever comes first, fixed at the first mint and moved when the page reports its call.
+
+The page talks to the Realtime API directly, so the server learns a call's id only when the
+page reports it, and can hang up only the calls it knows. Each key minted for a session is
+therefore owed a reported call (``keys_unreported``). While a key is owed, the session counts
+as live and uses minutes up to its hang-up time, even if the page says it has ended: a page
+that never reports its call pays for the longest call it could have had. An honest page
+reports its call as soon as the Realtime API answers, so it pays only for the time it used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db.models import Q
+
+from tutor.models import MintEvent, TutorSession
+from voice.metering import (
+    CLOSED_STATUSES,
+    day_start,
+    deadline,
+    max_session_length,
+    session_cutoff,
+    session_is_live,
+    session_seconds_between,
+)
+
+RATE_WINDOW = dt.timedelta(seconds=60)
+MINT_EVENTS_KEPT = dt.timedelta(days=1)
+TIME_LIMIT = "time_limit"
+
+
+class LimitReached(Exception):
+    """A key may not be minted now; ``message`` is for the learner, ``status`` for the answer."""
+
+    def __init__(self, message: str, status: int, code: str, session_id: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        # The learner's open session, which the page may offer to continue instead.
+        self.session_id = session_id
+
+
+# --- Selectors ----------------------------------------------------------------------------
+
+
+def _charged(queryset):
+    return queryset.filter(Q(connected_at__isnull=False) | Q(keys_unreported__gt=0))
+
+
+def limit_sessions(*, learner, now: dt.datetime) -> list[TutorSession]:
+    """In one query, the learner's sessions that may count today or hold a live slot."""
+    start = day_start(now)
+    owed = Q(keys_unreported__gt=0) & (Q(hangup_at__gt=start) | Q(hangup_at__isnull=True))
+    return list(
+        _charged(TutorSession.objects.filter(learner=learner, minted_at__lt=now)).filter(
+            Q(ended_at__isnull=True) | Q(ended_at__gt=start) | ~Q(status__in=CLOSED_STATUSES) | owed
+        )
+    )
+
+
+def seconds_used(sessions: list[TutorSession], *, now: dt.datetime) -> float:
+    """Seconds ``sessions`` counted today, up to ``now``."""
+    start = day_start(now)
+    return sum(session_seconds_between(session, start, now) for session in sessions)
+
+
+def seconds_left(learner, sessions: list[TutorSession], *, now: dt.datetime) -> float:
+    """Seconds of today's allowance ``learner`` has left after ``sessions`` (zero or more)."""
+    return max(0.0, learner.daily_voice_minutes * 60 - seconds_used(sessions, now=now))
+
+
+def voice_seconds_left(*, learner, now: dt.datetime) -> float:
+    """Seconds of today's allowance ``learner`` has left (zero or more)."""
+    return seconds_left(learner, limit_sessions(learner=learner, now=now), now=now)
+
+
+def open_sessions(sessions: list[TutorSession], *, now: dt.datetime) -> list[TutorSession]:
+    """Those of ``sessions`` that hold a live slot at ``now``."""
+    return [session for session in sessions if session_is_live(session, now=now)]
+
+
+def minutes_text(minutes: float) -> str:
+    return f"{minutes:g} minute" + ("" if minutes == 1 else "s")
+
+
+def daily_limit_message(learner) -> str:
+    if learner.daily_voice_minutes == 0:
+        return "Voice practice is not turned on for your account. Please ask your teacher."
+    return f"You have used today's {minutes_text(learner.daily_voice_minutes)}."
+
+
+def limit_message(*, session: TutorSession) -> str:
+    """Why ``session`` was hung up: its maximum length, or the learner's day."""
+    length_cap = session.minted_at + max_session_length()
+    if (
+        session.hangup_at is not None
+        and session.hangup_at >= length_cap - dt.timedelta(seconds=1)
+        and voice_seconds_left(learner=session.learner, now=session.hangup_at) > 1
+    ):
+        return f"This session reached its {settings.TUTOR_MAX_SESSION_MINUTES:g}-minute limit."
+    return daily_limit_message(session.learner)
+
+
+# --- Checks -------------------------------------------------------------------------------
+
+
+def live_limit_message(open_sessions: list[TutorSession], *, now: dt.datetime) -> str:
+    allowed = settings.TUTOR_MAX_LIVE_SESSIONS
+    if all(session.status in CLOSED_STATUSES for session in open_sessions):
+        # Ended, but a key's call was never reported: it counts until its time is up.
+        until = min(session_cutoff(session) for session in open_sessions)
+        minutes = max(1, round((until - now).total_seconds() / 60))
+        return (
+            "Your last session never told Parlance that its call started, so it counts as "
+            f"running for {minutes_text(minutes)} more."
+        )
+    already = "a session" if allowed == 1 else f"{allowed} sessions"
+    return (
+        f"You already have {already} open. End it in its page before starting another, "
+        "or continue it here."
+    )
+
+
+def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = None) -> float:
+    """Raise ``LimitReached`` unless ``learner`` may have a key now (``session``: a resume);
+    the seconds of today's allowance left."""
+    recent = MintEvent.objects.filter(learner=learner, created_at__gt=now - RATE_WINDOW).count()
+    if recent >= settings.TUTOR_MINTS_PER_MINUTE:
+        raise LimitReached(
+            "You are starting sessions too quickly. Please wait a minute and try again.",
+            429,
+            "rate_limited",
+        )
+    if session is not None and session.hangup_at is not None and session.hangup_at <= now:
+        raise LimitReached(limit_message(session=session), 403, TIME_LIMIT)
+    sessions = limit_sessions(learner=learner, now=now)
+    left = seconds_left(learner, sessions, now=now)
+    if left <= 0:
+        raise LimitReached(daily_limit_message(learner), 403, "minutes_used")
+    if session is None:
+        live = open_sessions(sessions, now=now)
+        if len(live) >= settings.TUTOR_MAX_LIVE_SESSIONS:
+            still_open = [s for s in live if s.status not in CLOSED_STATUSES]
+            raise LimitReached(
+                live_limit_message(live, now=now),
+                403,
+                "session_live",
+                session_id=max(still_open, key=lambda s: s.minted_at).pk if still_open else None,
+            )
+    return left
+
+
+def mint_record(*, learner, session: TutorSession, now: dt.datetime) -> None:
+    """Count one key minted for ``learner`` (the mint rate limit counts these)."""
+    MintEvent.objects.create(learner=learner, session=session, created_at=now)
+
+
+def mint_events_prune(*, now: dt.datetime) -> int:
+    """Forget mints older than the rate limit could ever look at; how many were deleted.
+    Run by the sweep of overdue sessions, not on every mint."""
+    deleted, _ = MintEvent.objects.filter(created_at__lt=now - MINT_EVENTS_KEPT).delete()
+    return deleted
+
+
+def call_deadline(*, session: TutorSession, now: dt.datetime) -> dt.datetime:
+    """When the server hangs up ``session``'s call: the day's minutes or the length cap."""
+    left = voice_seconds_left(learner=session.learner, now=now)
+    return deadline(minted_at=session.minted_at, now=now, seconds_left=left)

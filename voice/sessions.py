@@ -1,0 +1,213 @@
+"""The one writer of ``TutorSession``: a session's life from its first key to its end.
+
+- ``mint_reserve`` checks the limits (``voice.limits``) and creates the session, or counts a
+  resume's key on it; ``mint_release`` takes back a key the upstream never issued.
+- ``session_call_start`` records the call the page reported and when it will be hung up.
+- ``session_usage_add`` adds one response's tokens to the session's ledger.
+- ``session_end`` and ``session_time_up`` end it, by the learner's word or at its time limit.
+
+Each write locks the session's row (and the learner's, for a mint), so two processes never
+interleave on one session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+
+from accounts.models import User
+from common import clock
+from tutor.models import TutorSession
+from voice.limits import (
+    TIME_LIMIT,
+    call_deadline,
+    limit_message,
+    mint_allowed,
+    mint_record,
+)
+from voice.metering import CLOSED_STATUSES, deadline
+from voice.protocol import MAX_ID, MAX_REASON_CHARS
+from voice.usage import COUNTS
+
+MAX_RESPONSES_PER_SESSION = 5000  # usage records a session takes; no real session gets near it
+
+
+class UsageRefused(Exception):
+    """The session takes no more usage records."""
+
+
+class SessionClosed(Exception):
+    """The session has ended (or failed) and cannot be connected again."""
+
+
+def tutor_session_get(*, learner, session_id: int) -> TutorSession | None:
+    """The learner's own session ``session_id``; None for a missing or someone else's one."""
+    if not 0 < session_id <= MAX_ID:
+        return None
+    return TutorSession.objects.filter(pk=session_id, learner=learner).first()
+
+
+def tutor_session_create(
+    *, learner, model: str, voice: str, instructions: str, focus_words: list[str], **fields: Any
+) -> TutorSession:
+    """A new session, its key being minted; ``fields`` sets any other of its columns."""
+    return TutorSession.objects.create(
+        learner=learner,
+        status=TutorSession.Status.MINTED,
+        model=model,
+        voice=voice,
+        instructions=instructions,
+        focus_words=list(focus_words),
+        **fields,
+    )
+
+
+def _call_record(locked: TutorSession, *, call_id: str, now: dt.datetime) -> TutorSession:
+    """Record the WebRTC call on a row the caller locked: its id (the latest after a
+    reconnect) and the first connect time.
+
+    A new call id settles one key minted for the session (``keys_unreported``); the same id
+    reported again, as a page's outbox may, settles nothing more.
+    """
+    if locked.status in CLOSED_STATUSES:
+        raise SessionClosed(f"session {locked.pk} is {locked.status}")
+    if call_id != locked.call_id and locked.keys_unreported > 0:
+        locked.keys_unreported -= 1
+    locked.call_id = call_id
+    locked.connected_at = locked.connected_at or now
+    locked.status = TutorSession.Status.LIVE
+    locked.save(update_fields=["call_id", "connected_at", "status", "keys_unreported"])
+    return locked
+
+
+@transaction.atomic
+def session_end(*, session: TutorSession, reason: str, now: dt.datetime | None = None) -> TutorSession:
+    """Mark the session ended with its end time and reason; ending it again changes nothing."""
+    locked = TutorSession.objects.select_for_update().get(pk=session.pk)
+    if locked.status == TutorSession.Status.ENDED:
+        return locked
+    locked.status = TutorSession.Status.ENDED
+    locked.ended_at = now or clock.now()
+    locked.end_reason = reason[:MAX_REASON_CHARS]
+    locked.save(update_fields=["status", "ended_at", "end_reason"])
+    return locked
+
+
+@transaction.atomic
+def session_call_start(
+    *, session: TutorSession, call_id: str, now: dt.datetime
+) -> tuple[TutorSession, str]:
+    """Record the session's (new) call and when the server will hang it up: the session, and
+    the call it replaces ("" if none), which the caller hangs up so only one call runs."""
+    locked = TutorSession.objects.select_for_update().get(pk=session.pk)
+    previous = locked.call_id
+    session = _call_record(locked, call_id=call_id, now=now)
+    session.hangup_at = call_deadline(session=session, now=now)
+    session.save(update_fields=["hangup_at"])
+    return session, (previous if previous and previous != call_id else "")
+
+
+@transaction.atomic
+def session_time_up(*, session_id: int, now: dt.datetime) -> tuple[TutorSession, str] | None:
+    """End the session for its time limit if it is due and still open: it and the message
+    for the learner; None when there is nothing to do."""
+    session = (
+        TutorSession.objects.select_for_update().select_related("learner").filter(pk=session_id).first()
+    )
+    if (
+        session is None
+        or session.status in CLOSED_STATUSES
+        or session.hangup_at is None
+        or session.hangup_at > now
+    ):
+        return None
+    session.status = TutorSession.Status.ENDED
+    session.ended_at = session.hangup_at
+    session.end_reason = TIME_LIMIT
+    session.save(update_fields=["status", "ended_at", "end_reason"])
+    return session, limit_message(session=session)
+
+
+@transaction.atomic
+def mint_reserve(
+    *,
+    learner,
+    upstream_base_url: str,
+    now: dt.datetime | None = None,
+    session: TutorSession | None = None,
+    new_session: dict | None = None,
+) -> TutorSession:
+    """Check the limits and record the mint: the session to mint for, created if new.
+
+    The learner's row is locked for the check and the write, so two requests at once (in
+    any processes) cannot both take the last mint or the last live slot; the clock is read
+    once the lock is held (``now`` is for tests), so a request that waited for it counts the
+    time it waited. ``new_session``
+    holds ``tutor_session_create``'s fields when ``session`` is None.
+
+    The key counts as unreported until the page reports its call (``session_call_start``).
+    A new session gets its hang-up time now, so a call the page never reports is charged
+    up to it: the day's minutes or the maximum length, whichever comes first.
+    """
+    learner = User.objects.select_for_update().get(pk=learner.pk)
+    if session is not None:
+        session = TutorSession.objects.select_for_update().get(pk=session.pk)
+    now = now or clock.now()
+    left = mint_allowed(learner=learner, now=now, session=session)
+    if session is None:
+        session = tutor_session_create(
+            learner=learner,
+            **(new_session or {}),
+            minted_at=now,
+            hangup_at=deadline(minted_at=now, now=now, seconds_left=left),
+            upstream_base_url=upstream_base_url[:255],
+            keys_unreported=1,
+        )
+    else:
+        if session.hangup_at is None:
+            session.hangup_at = deadline(minted_at=session.minted_at, now=now, seconds_left=left)
+        session.upstream_base_url = upstream_base_url[:255]
+        session.keys_unreported += 1
+        session.save(update_fields=["upstream_base_url", "hangup_at", "keys_unreported"])
+    mint_record(learner=learner, session=session, now=now)
+    return session
+
+
+@transaction.atomic
+def mint_release(*, session: TutorSession, new: bool = False) -> None:
+    """The key reserved for ``session`` was never issued (the upstream refused): it is not owed.
+    A ``new`` session goes altogether: no key, no session (its mint still counts)."""
+    if new:
+        TutorSession.objects.filter(pk=session.pk).delete()
+        return
+    locked = TutorSession.objects.select_for_update().get(pk=session.pk)
+    if locked.keys_unreported > 0:
+        locked.keys_unreported -= 1
+        locked.save(update_fields=["keys_unreported"])
+
+
+@transaction.atomic
+def session_usage_add(*, session: TutorSession, response_id: str, usage: dict[str, int]) -> bool:
+    """Add one response's normalised usage to the session, once per response id.
+
+    Returns False when this response was already counted. Raises ``UsageRefused`` past
+    ``MAX_RESPONSES_PER_SESSION`` responses (no real session gets near it).
+    """
+    locked = TutorSession.objects.select_for_update().only("usage").get(pk=session.pk)
+    ledger = dict(locked.usage or {})
+    seen = list(ledger.get("response_ids") or [])
+    if response_id in seen:
+        return False
+    if len(seen) >= MAX_RESPONSES_PER_SESSION:
+        raise UsageRefused(f"session {session.pk} has {len(seen)} responses already")
+    for name in COUNTS:
+        ledger[name] = int(ledger.get(name) or 0) + int(usage.get(name) or 0)
+    ledger["input_tokens"] = ledger["input_text_tokens"] + ledger["input_audio_tokens"]
+    ledger["output_tokens"] = ledger["output_text_tokens"] + ledger["output_audio_tokens"]
+    ledger["response_ids"] = [*seen, response_id]
+    ledger["responses"] = len(ledger["response_ids"])
+    locked.usage = ledger
+    locked.save(update_fields=["usage"])
+    return True
