@@ -1,0 +1,122 @@
+"""Saving conversation items once, whoever sends them and however often."""
+
+import datetime as dt
+import threading
+from unittest import mock
+
+import pytest
+from django.db import connection
+
+from tutor.models import ConversationItem, TutorSession
+from voice import items
+from voice.items import CREATED, UNCHANGED, UPDATED, conversation_item_save
+from voice.sessions import (
+    session_call_start,
+)
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 3, 1, 12, tzinfo=dt.timezone.utc)
+DEEP: dict = {}
+_inner = DEEP
+for _ in range(40):
+    _inner["a"] = {}
+    _inner = _inner["a"]
+
+
+def session_connect(*, session, call_id, now=NOW):
+    """Report a call for ``session``, as the socket does; the session as recorded."""
+    return session_call_start(session=session, call_id=call_id, now=now)[0]
+
+
+@pytest.fixture
+def session(alice):
+    return TutorSession.objects.create(learner=alice, model="gpt-realtime", voice="marin", instructions="")
+
+
+def item_message(**fields):
+    item = {"id": "item_1", "role": "user", "kind": "message", "text": "hola", "order": 0, **fields}
+    return {"type": "item", "item": {k: v for k, v in item.items() if v is not ...}}
+
+
+def save(session, **fields):
+    values = {"item_id": "item_1", "role": "user", "kind": "message", "text": "", "raw": {}, "order": 0, **fields}
+    return conversation_item_save(session=session, **values)
+
+
+# --- conversation_item_save -----------------------------------------------------
+
+
+def test_it_saves_an_item_once(session):
+    item, outcome = save(session, text="hola", raw={"type": "message"}, order=3)
+    assert outcome == CREATED
+    assert (item.role, item.kind, item.text, item.raw, item.order) == ("user", "message", "hola", {"type": "message"}, 3)
+
+    again, outcome = save(session, text="hola", raw={"type": "message"}, order=3)
+    assert outcome == UNCHANGED
+    assert again.pk == item.pk and again.updated_at == item.updated_at
+    assert ConversationItem.objects.count() == 1
+
+
+def test_a_late_transcript_updates_the_item(session):
+    save(session, text="", raw={"transcript": None})
+    item, outcome = save(session, text="me llamo Alice", raw={"transcript": "me llamo Alice"})
+    assert outcome == UPDATED
+    item.refresh_from_db()
+    assert (item.text, item.raw) == ("me llamo Alice", {"transcript": "me llamo Alice"})
+
+
+def test_an_older_empty_copy_never_wipes_a_transcript(session):
+    save(session, text="me llamo Alice", raw={"transcript": "me llamo Alice"})
+    item, outcome = save(session, text="", raw={"transcript": None})
+    assert outcome == UNCHANGED
+    item.refresh_from_db()
+    assert (item.text, item.raw) == ("me llamo Alice", {"transcript": "me llamo Alice"})
+
+
+def test_it_keeps_role_and_kind_of_the_first_save(session):
+    save(session, role="assistant", kind="message", text="Hola")
+    item, _ = save(session, role="user", kind="function_call", text="Hola, Alice")
+    assert (item.role, item.kind, item.text) == ("assistant", "message", "Hola, Alice")
+
+
+def test_items_are_unique_per_session_not_globally(session, alice):
+    other = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="")
+    save(session, text="a")
+    save(other, text="b")
+    assert ConversationItem.objects.count() == 2
+
+
+def test_an_insert_lost_to_a_concurrent_writer_becomes_an_update(session):
+    ConversationItem.objects.create(session=session, item_id="item_1", role="user", text="")
+    real = items._item_for_update
+    with mock.patch.object(items, "_item_for_update", side_effect=[None, real(session, "item_1")]) as lookup:
+        item, outcome = save(session, text="hola")
+    assert lookup.call_count == 2
+    assert outcome == UPDATED
+    assert ConversationItem.objects.get().text == "hola"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_saves_of_one_item_store_it_once(alice):
+    session = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="")
+    barrier = threading.Barrier(6)
+    outcomes, errors = [], []
+
+    def writer(n):
+        try:
+            barrier.wait()
+            outcomes.append(save(session, item_id="item_race", text=f"version {n % 2}")[1])
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert outcomes.count(CREATED) == 1 and len(outcomes) == 6
+    assert ConversationItem.objects.filter(session=session, item_id="item_race").count() == 1
