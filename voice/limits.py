@@ -67,7 +67,7 @@ def limit_sessions(*, learner, now: dt.datetime) -> list[TutorSession]:
     start = day_start(now)
     owed = Q(keys_unreported__gt=0) & (Q(hangup_at__gt=start) | Q(hangup_at__isnull=True))
     return list(
-        _charged(TutorSession.objects.filter(learner=learner, minted_at__lt=now)).filter(
+        _charged(TutorSession.objects.filter(learner=learner)).filter(
             Q(ended_at__isnull=True) | Q(ended_at__gt=start) | ~Q(status__in=CLOSED_STATUSES) | owed
         )
     )

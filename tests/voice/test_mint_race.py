@@ -1,0 +1,62 @@
+"""Thirty mints at once for one fresh learner give one session, on SQLite and on PostgreSQL.
+
+Each thread has its own database connection, as two server processes would. The limits hold
+because ``mint_reserve`` locks the learner's row (``BEGIN IMMEDIATE`` on SQLite) and reads the
+clock only once it holds the lock, and because every open session counts, however recently
+it was minted.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from tutor.models import MintEvent, TutorSession
+from voice.limits import LimitReached
+from voice.sessions import mint_reserve
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PARALLEL = 30
+NEW = {"model": "gpt-realtime", "voice": "marin", "instructions": "Hi", "focus_words": []}
+
+
+def _race(learner, count: int) -> list:
+    start = threading.Barrier(PARALLEL)
+
+    def mint(_):
+        start.wait()
+        try:
+            return mint_reserve(learner=learner, upstream_base_url="https://api.example.test/v1", new_session=NEW)
+        except LimitReached as refused:
+            return refused.code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        return list(pool.map(mint, range(count)))
+
+
+def test_thirty_parallel_mints_make_one_session(alice, settings):
+    settings.TUTOR_MINTS_PER_MINUTE = PARALLEL  # only the one-open-session cap stands in the way
+    settings.TUTOR_MAX_LIVE_SESSIONS = 1
+    outcomes = _race(alice, PARALLEL)
+
+    sessions = [outcome for outcome in outcomes if isinstance(outcome, TutorSession)]
+    assert len(sessions) == 1
+    assert sorted(o for o in outcomes if isinstance(o, str)) == ["session_live"] * (PARALLEL - 1)
+    assert TutorSession.objects.filter(learner=alice).count() == 1
+    assert MintEvent.objects.filter(learner=alice).count() == 1
+
+
+def test_thirty_parallel_mints_take_no_more_than_the_rate_allows(alice, settings):
+    settings.TUTOR_MINTS_PER_MINUTE = 5
+    settings.TUTOR_MAX_LIVE_SESSIONS = PARALLEL  # only the rate limit stands in the way
+    outcomes = _race(alice, PARALLEL)
+
+    assert sum(isinstance(outcome, TutorSession) for outcome in outcomes) == 5
+    assert outcomes.count("rate_limited") == PARALLEL - 5
+    assert MintEvent.objects.filter(learner=alice).count() == 5
