@@ -47,6 +47,9 @@ def _item_save_once(
             session=session, item_id=item_id, role=role, kind=kind, text=text, raw=raw, order=order
         )
         return item, CREATED
+    if item.flagged:
+        # Stopped by the guardrail: what was flagged is the evidence staff read; keep it.
+        return item, UNCHANGED
     if item.text and not text:
         # An older copy (say, a learner turn sent before its transcript came): keep ours.
         return item, UNCHANGED
@@ -79,7 +82,8 @@ def conversation_item_save(
     """Save one item, once per (session, item id): returns it and created/updated/unchanged.
 
     A resend with the same content changes nothing; new text or raw data updates the
-    item; an empty text never replaces a saved one. Role and kind are kept from the
+    item; an empty text never replaces a saved one, and nothing replaces an item the
+    guardrail flagged (the evidence staff review). Role and kind are kept from the
     first save. Two writers racing on the same new item both succeed: the loser's
     insert hits the unique constraint and it updates the winner's row instead.
     """

@@ -120,3 +120,14 @@ def test_concurrent_saves_of_one_item_store_it_once(alice):
     assert errors == []
     assert outcomes.count(CREATED) == 1 and len(outcomes) == 6
     assert ConversationItem.objects.filter(session=session, item_id="item_race").count() == 1
+
+
+def test_a_flagged_item_cannot_be_overwritten(session):
+    save(session, role="assistant", text="something the guardrail stopped")
+    ConversationItem.objects.filter(session=session, item_id="item_1").update(flagged=True, flag_reason="blocked term")
+
+    item, outcome = save(session, role="assistant", text="all innocent now", raw={"type": "message"}, order=9)
+
+    assert outcome == UNCHANGED
+    item.refresh_from_db()
+    assert (item.text, item.raw, item.order, item.flagged) == ("something the guardrail stopped", {}, 0, True)
