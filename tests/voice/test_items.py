@@ -10,32 +10,9 @@ from django.db import connection
 from tutor.models import ConversationItem, TutorSession
 from voice import items
 from voice.items import CREATED, UNCHANGED, UPDATED, conversation_item_save
-from voice.sessions import (
-    session_call_start,
-)
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 3, 1, 12, tzinfo=dt.timezone.utc)
-DEEP: dict = {}
-_inner = DEEP
-for _ in range(40):
-    _inner["a"] = {}
-    _inner = _inner["a"]
-
-
-def session_connect(*, session, call_id, now=NOW):
-    """Report a call for ``session``, as the socket does; the session as recorded."""
-    return session_call_start(session=session, call_id=call_id, now=now)[0]
-
-
-@pytest.fixture
-def session(alice):
-    return TutorSession.objects.create(learner=alice, model="gpt-realtime", voice="marin", instructions="")
-
-
-def item_message(**fields):
-    item = {"id": "item_1", "role": "user", "kind": "message", "text": "hola", "order": 0, **fields}
-    return {"type": "item", "item": {k: v for k, v in item.items() if v is not ...}}
 
 
 def save(session, **fields):

@@ -4,8 +4,6 @@ import datetime as dt
 
 import pytest
 
-from tutor.models import TutorSession
-from voice.items import conversation_item_save
 from voice.protocol import (
     CallMessage,
     EndMessage,
@@ -13,9 +11,6 @@ from voice.protocol import (
     MessageInvalid,
     ToolMessage,
     message_parse,
-)
-from voice.sessions import (
-    session_call_start,
 )
 
 pytestmark = pytest.mark.django_db
@@ -27,24 +22,9 @@ for _ in range(40):
     _inner = _inner["a"]
 
 
-def session_connect(*, session, call_id, now=NOW):
-    """Report a call for ``session``, as the socket does; the session as recorded."""
-    return session_call_start(session=session, call_id=call_id, now=now)[0]
-
-
-@pytest.fixture
-def session(alice):
-    return TutorSession.objects.create(learner=alice, model="gpt-realtime", voice="marin", instructions="")
-
-
 def item_message(**fields):
     item = {"id": "item_1", "role": "user", "kind": "message", "text": "hola", "order": 0, **fields}
     return {"type": "item", "item": {k: v for k, v in item.items() if v is not ...}}
-
-
-def save(session, **fields):
-    values = {"item_id": "item_1", "role": "user", "kind": "message", "text": "", "raw": {}, "order": 0, **fields}
-    return conversation_item_save(session=session, **values)
 
 
 # --- message_parse ------------------------------------------------------------

@@ -5,7 +5,6 @@ import datetime as dt
 import pytest
 
 from tutor.models import TutorSession
-from voice.items import conversation_item_save
 from voice.sessions import (
     SessionClosed,
     session_call_start,
@@ -15,31 +14,11 @@ from voice.sessions import (
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 3, 1, 12, tzinfo=dt.timezone.utc)
-DEEP: dict = {}
-_inner = DEEP
-for _ in range(40):
-    _inner["a"] = {}
-    _inner = _inner["a"]
 
 
 def session_connect(*, session, call_id, now=NOW):
     """Report a call for ``session``, as the socket does; the session as recorded."""
     return session_call_start(session=session, call_id=call_id, now=now)[0]
-
-
-@pytest.fixture
-def session(alice):
-    return TutorSession.objects.create(learner=alice, model="gpt-realtime", voice="marin", instructions="")
-
-
-def item_message(**fields):
-    item = {"id": "item_1", "role": "user", "kind": "message", "text": "hola", "order": 0, **fields}
-    return {"type": "item", "item": {k: v for k, v in item.items() if v is not ...}}
-
-
-def save(session, **fields):
-    values = {"item_id": "item_1", "role": "user", "kind": "message", "text": "", "raw": {}, "order": 0, **fields}
-    return conversation_item_save(session=session, **values)
 
 
 # --- sessions -----------------------------------------------------------------------
