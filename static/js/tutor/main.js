@@ -16,7 +16,7 @@ import { ConversationSocket, Outbox } from "../conversation-socket.js";
 function main(root) {
   const { tokenUrl, csrfToken, learnerId } = root.dataset;
   const view = new View(root);
-  const state = new PageState({ onChange: (change) => view.showState(change) });
+  const state = new PageState({ onChange: ({ to, shown }) => view.showState({ state: to, shown }) });
   const session = new Session({
     learnerId,
     state,
