@@ -37,8 +37,9 @@ run: seed
 	@echo ""
 	$(PY) -m daphne -b $(HOST) -p $(PORT) config.asgi:application
 
+# The JavaScript unit tests first (a second or so), then pytest.
 # pytest exits 5 when it collects nothing: say so, but don't call it a failure.
-test: install
+test: install test-js
 	@$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 

@@ -2,12 +2,34 @@
 // every unacknowledged message in an outbox in localStorage, so neither a
 // dropped socket nor a page reload loses a turn. Resends until acknowledged;
 // the server saves each item once, so resending is always safe.
+// Each outbox belongs to one learner (its key names them), so a learner who signs in
+// after another on the same browser never sends the other's leftovers.
+
+import {
+  RECEIVE,
+  callMessage,
+  checkMessage,
+  endMessage,
+  isFinalClose,
+  itemMessage,
+  outboxKey,
+  resendOrder,
+  settledKeys,
+  toolMessage,
+  usageMessage,
+} from "./protocol.js";
 
 const PREFIX = "parlance.outbox.";
+const OPEN = 1; // WebSocket.OPEN
+
+export function outboxStorageKey(learnerId, sessionId) {
+  return `${PREFIX}${learnerId}.${sessionId}`;
+}
 
 export class Outbox {
-  constructor(sessionId, socketPath, storage = window.localStorage) {
-    this.key = PREFIX + sessionId;
+  constructor({ learnerId, sessionId, socketPath = "", storage = window.localStorage }) {
+    if (learnerId === undefined || learnerId === null || learnerId === "") throw new Error("An outbox needs a learner id.");
+    this.key = outboxStorageKey(learnerId, sessionId);
     this.storage = storage;
     const stored = readJSON(storage, this.key);
     this.socketPath = socketPath || (stored && stored.socketPath) || "";
@@ -23,6 +45,12 @@ export class Outbox {
     if (this.entries.delete(key)) this.persist();
   }
 
+  // Forget everything (the server will never take it): the stored copy too.
+  clear() {
+    this.entries.clear();
+    this.persist();
+  }
+
   get size() {
     return this.entries.size;
   }
@@ -36,14 +64,16 @@ export class Outbox {
     }
   }
 
-  // Outboxes other pages left behind (after a reload or a crash).
-  static leftovers(storage = window.localStorage, exceptSessionId = null) {
+  // This learner's outboxes that other pages left behind (after a reload or a crash).
+  // Other learners' outboxes, and any without a learner in their key, are left alone.
+  static leftovers({ learnerId, storage = window.localStorage, exceptSessionId = null }) {
+    const mine = `${PREFIX}${learnerId}.`;
     const found = [];
     for (let i = 0; i < storage.length; i += 1) {
       const key = storage.key(i);
-      if (!key || !key.startsWith(PREFIX)) continue;
-      const sessionId = key.slice(PREFIX.length);
-      if (String(sessionId) === String(exceptSessionId)) continue;
+      if (!key || !key.startsWith(mine)) continue;
+      const sessionId = key.slice(mine.length);
+      if (!sessionId || sessionId.includes(".") || String(sessionId) === String(exceptSessionId)) continue;
       const stored = readJSON(storage, key);
       if (stored && stored.socketPath && Array.isArray(stored.entries) && stored.entries.length) {
         found.push({ sessionId, socketPath: stored.socketPath });
@@ -54,19 +84,27 @@ export class Outbox {
 }
 
 export class ConversationSocket extends EventTarget {
-  constructor({ sessionId, socketPath, storage }) {
+  // `url` and `WebSocketImpl` are for tests; the page derives the URL from `socketPath`.
+  constructor({ learnerId, sessionId, socketPath, storage, url, WebSocketImpl }) {
     super();
     this.sessionId = sessionId;
-    this.outbox = new Outbox(sessionId, socketPath, storage);
-    this.url = socketUrl(this.outbox.socketPath);
+    this.outbox = new Outbox({ learnerId, sessionId, socketPath, storage });
+    this.url = url || socketUrl(this.outbox.socketPath);
+    this.WebSocketImpl = WebSocketImpl || globalThis.WebSocket;
     this.ws = null;
+    this.started = false;
     this.stopped = false;
+    // Set to the close code when the server refused the socket for good.
+    this.refusedCode = null;
     this.retryDelay = 500;
     this.pendingTools = new Map();
     this.everOpened = false;
+    this.lastEnded = null;
   }
 
   start() {
+    if (this.refusedCode !== null) return this;
+    this.started = true;
     this.stopped = false;
     this._connect();
     return this;
@@ -79,40 +117,50 @@ export class ConversationSocket extends EventTarget {
   }
 
   get isOpen() {
-    return Boolean(this.ws && this.ws.readyState === WebSocket.OPEN);
+    return Boolean(this.ws && this.ws.readyState === OPEN);
   }
 
   saveItem(item) {
-    this._enqueue(`item:${item.id}`, { type: "item", item });
+    this._enqueue(itemMessage(item));
   }
 
   // One entry per call, so a call reported while the socket is down is not lost when a
   // resume reports the next one: the server owes each minted key a reported call.
   reportCall(callId) {
-    this._enqueue(`call:${callId}`, { type: "call", call_id: callId });
+    this._enqueue(callMessage(callId));
   }
 
   // A response's token usage (from `response.done`), counted once per response id.
   saveUsage(responseId, usage) {
-    this._enqueue(`usage:${responseId}`, { type: "usage", response_id: responseId, usage });
+    this._enqueue(usageMessage(responseId, usage));
   }
 
+  // Resolves with the server's `ended` message, or null if the server refused the socket.
   end(reason) {
-    this._enqueue("end", { type: "end", reason });
+    if (this.refusedCode !== null) return Promise.resolve(null);
+    this._enqueue(endMessage(reason));
     return new Promise((resolve) => {
-      this.addEventListener("ended", (event) => resolve(event.detail), { once: true });
+      const done = (detail) => {
+        this.removeEventListener("ended", onEnded);
+        this.removeEventListener("state", onState);
+        resolve(detail);
+      };
+      const onEnded = (event) => done(event.detail);
+      const onState = (event) => event.detail.state === "refused" && done(null);
+      this.addEventListener("ended", onEnded);
+      this.addEventListener("state", onState);
     });
   }
 
   // Ask the output guardrail about the tutor's words so far (best effort, not kept).
   check(itemId, text) {
-    this._send({ type: "check", item_id: itemId, text });
+    this._send(checkMessage(itemId, text));
   }
 
   // Run a server-side tool; resolves with the output string for the model.
   runTool({ callId, name, args }) {
     return new Promise((resolve) => {
-      const message = { type: "tool", call_id: callId, name, arguments: args };
+      const message = toolMessage(callId, name, args);
       this.pendingTools.set(callId, { message, resolve });
       this._send(message);
     });
@@ -132,8 +180,10 @@ export class ConversationSocket extends EventTarget {
     });
   }
 
-  _enqueue(key, message) {
-    this.outbox.put(key, message);
+  _enqueue(message) {
+    // A refused socket keeps nothing: no resend of it could ever succeed.
+    if (this.refusedCode !== null) return;
+    this.outbox.put(outboxKey(message), message);
     this._emit("outbox", { size: this.outbox.size });
     this._send(message);
   }
@@ -145,8 +195,8 @@ export class ConversationSocket extends EventTarget {
   }
 
   _connect() {
-    if (this.stopped) return;
-    const ws = new WebSocket(this.url);
+    if (this.stopped || this.refusedCode !== null) return;
+    const ws = new this.WebSocketImpl(this.url);
     this.ws = ws;
     ws.addEventListener("open", () => {
       this.retryDelay = 500;
@@ -159,22 +209,28 @@ export class ConversationSocket extends EventTarget {
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.stopped) return;
-      if (event.code === 4403 || event.code === 4404) {
-        this._emit("state", { state: "refused", code: event.code });
+      if (isFinalClose(event.code)) {
+        this._refused(event.code);
         return;
       }
-      this._emit("state", { state: "closed" });
+      this._emit("state", { state: "closed", code: event.code });
       setTimeout(() => this._connect(), this.retryDelay);
       this.retryDelay = Math.min(this.retryDelay * 2, 8000);
     });
   }
 
+  // Not signed in, not this learner's session, or the session is closed: stop for good and
+  // drop this session's outbox, which no server will ever acknowledge.
+  _refused(code) {
+    this.refusedCode = code;
+    this.stopped = true;
+    this.outbox.clear();
+    this._emit("outbox", { size: 0 });
+    this._emit("state", { state: "refused", code });
+  }
+
   _flush() {
-    // Items first, in conversation order; the end marker last.
-    const messages = [...this.outbox.entries.values()];
-    const rank = (m) => (m.type === "call" ? 0 : m.type === "end" ? 2 : 1);
-    messages.sort((a, b) => rank(a) - rank(b) || ((a.item && a.item.order) || 0) - ((b.item && b.item.order) || 0));
-    for (const message of messages) this._send(message);
+    for (const message of resendOrder(this.outbox.entries.values())) this._send(message);
     for (const { message } of this.pendingTools.values()) this._send(message);
   }
 
@@ -185,31 +241,26 @@ export class ConversationSocket extends EventTarget {
     } catch (_) {
       return;
     }
+    if (!message || typeof message !== "object") return;
+    const settled = settledKeys(message);
+    for (const key of settled) this.outbox.remove(key);
     switch (message.type) {
-      case "ack":
-        this.outbox.remove(`item:${message.item_id}`);
+      case RECEIVE.ACK:
         this._emit("saved", { itemId: message.item_id, flagged: Boolean(message.flagged), message: message.message });
-        this._emit("outbox", { size: this.outbox.size });
         break;
-      case "call_ack":
-        this.outbox.remove(`call:${message.call_id}`);
+      case RECEIVE.CALL_ACK:
         this._emit("call", message);
-        this._emit("outbox", { size: this.outbox.size });
         break;
-      case "usage_ack":
-        this.outbox.remove(`usage:${message.response_id}`);
-        this._emit("outbox", { size: this.outbox.size });
+      case RECEIVE.USAGE_ACK:
         break;
-      case "time_up":
+      case RECEIVE.TIME_UP:
         this._emit("timeup", message);
         break;
-      case "ended":
+      case RECEIVE.ENDED:
         this.lastEnded = message;
-        this.outbox.remove("end");
         this._emit("ended", message);
-        this._emit("outbox", { size: this.outbox.size });
         break;
-      case "tool_result": {
+      case RECEIVE.TOOL_RESULT: {
         const pending = this.pendingTools.get(message.call_id);
         if (pending) {
           this.pendingTools.delete(message.call_id);
@@ -217,21 +268,13 @@ export class ConversationSocket extends EventTarget {
         }
         break;
       }
-      case "error":
-        if (message.item_id && (message.code === "invalid" || message.code === "too_large")) {
-          // The server will never accept this one: stop resending it.
-          this.outbox.remove(`item:${message.item_id}`);
-          this._emit("outbox", { size: this.outbox.size });
-        }
-        if (message.response_id && ["invalid", "too_large", "too_many"].includes(message.code)) {
-          this.outbox.remove(`usage:${message.response_id}`);
-          this._emit("outbox", { size: this.outbox.size });
-        }
+      case RECEIVE.ERROR:
         this._emit("servererror", message);
         break;
       default:
         this._emit("message", message);
     }
+    if (settled.length) this._emit("outbox", { size: this.outbox.size });
   }
 
   _emit(type, detail) {

@@ -1,0 +1,59 @@
+// Ephemeral keys from POST /tutor/token/. The server charges every key it mints until the
+// page reports the call made with it, so a key that has opened no call yet, and has life
+// left, is used again rather than a new one minted.
+
+import { RealtimeError } from "../realtime-client.js";
+
+// A key with less life left than this is not worth a connect: mint a fresh one.
+const KEY_MARGIN_MS = 10000;
+
+export class Keys {
+  constructor({ tokenUrl, csrfToken }) {
+    this.tokenUrl = tokenUrl;
+    this.csrfToken = csrfToken;
+    this.unused = false;
+    this.usableUntil = 0;
+  }
+
+  // A call was made with the current key (or the key was refused): do not use it again.
+  used() {
+    this.unused = false;
+  }
+
+  // A key for `sessionId`: `current` while it has opened no call and has life left.
+  async keyFor(sessionId, current) {
+    if (this.unused && current && Date.now() < this.usableUntil) return current;
+    return this.mint({ session_id: sessionId });
+  }
+
+  // `body`: {} for a new session, {session_id} to resume or continue one.
+  async mint(body) {
+    let response;
+    try {
+      response = await fetch(this.tokenUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": this.csrfToken },
+        body: JSON.stringify(body),
+      });
+    } catch (_) {
+      throw new RealtimeError("Could not reach Parlance. Check your connection and try again.");
+    }
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch (_) { /* not JSON */ }
+    if (!response.ok || !payload || !payload.client_secret) {
+      const error = (payload && payload.error) || {};
+      throw new RealtimeError(error.message || `Could not start a session (HTTP ${response.status}).`, {
+        status: response.status,
+        code: error.code || "",
+        sessionId: error.session_id || null,
+      });
+    }
+    this.unused = true;
+    const lifeMs = (Number(payload.expires_in) || 0) * 1000;
+    this.usableUntil = Date.now() + lifeMs - KEY_MARGIN_MS;
+    return payload;
+  }
+}

@@ -1,0 +1,128 @@
+// The page's controls and words: buttons, status text, notices, counts, the persona badge.
+
+import { PERSONAS } from "./transcript.js";
+
+export class View {
+  constructor(root) {
+    this.root = root;
+    this.statusText = root.querySelector("[data-status]");
+    this.notice = root.querySelector("[data-notice]");
+    this.personaBadge = root.querySelector("[data-persona-badge]");
+    this.buttons = {
+      start: root.querySelector('[data-action="start"]'),
+      mute: root.querySelector('[data-action="mute"]'),
+      interrupt: root.querySelector('[data-action="interrupt"]'),
+      end: root.querySelector('[data-action="end"]'),
+      quiz: root.querySelector('[data-action="quiz"]'),
+    };
+    this.composer = root.querySelector("[data-composer]");
+    this.input = this.composer.querySelector("input");
+    this.sendButton = this.composer.querySelector("button");
+    this.savedCount = root.querySelector("[data-saved-count]");
+    this.pending = root.querySelector("[data-pending]");
+    this.pendingCount = root.querySelector("[data-pending-count]");
+  }
+
+  // `shown` is what the tests and the stylesheet know (see page-state.js); `state` the exact one.
+  showState({ state, shown }) {
+    this.root.dataset.state = shown;
+    this.root.dataset.phase = state;
+    this.statusText.textContent = shown;
+  }
+
+  setControls(live, { hasSocket, persona }) {
+    this.buttons.mute.disabled = !live;
+    this.buttons.interrupt.disabled = !live;
+    this.buttons.quiz.disabled = !live || persona !== "tutor";
+    this.buttons.end.disabled = !live && !hasSocket;
+    this.input.disabled = !live;
+    this.sendButton.disabled = !live;
+  }
+
+  enableStart(label = null) {
+    this.buttons.start.disabled = false;
+    if (label) this.buttons.start.textContent = label;
+  }
+
+  disableStart() {
+    this.buttons.start.disabled = true;
+  }
+
+  disableEnd() {
+    this.buttons.end.disabled = true;
+  }
+
+  setQuizEnabled(enabled) {
+    if (this.buttons.quiz) this.buttons.quiz.disabled = !enabled;
+  }
+
+  showPersona(persona) {
+    this.root.dataset.persona = persona;
+    this.personaBadge.textContent = PERSONAS[persona];
+    this.personaBadge.hidden = false;
+  }
+
+  showMuted(muted) {
+    this.buttons.mute.setAttribute("aria-pressed", String(muted));
+    this.buttons.mute.textContent = muted ? "Unmute" : "Mute";
+  }
+
+  showSaved(count) {
+    this.savedCount.textContent = String(count);
+  }
+
+  showPending(size) {
+    this.pending.hidden = size === 0;
+    this.pendingCount.textContent = String(size);
+  }
+
+  showSocketState(state) {
+    this.root.dataset.socket = state;
+  }
+
+  // The typed message, taken out of the box (empty: nothing to send).
+  takeTyped() {
+    const text = this.input.value.trim();
+    return text;
+  }
+
+  clearTyped() {
+    this.input.value = "";
+  }
+
+  showNotice(message, isError = false) {
+    this.notice.textContent = message;
+    this.notice.classList.toggle("error", isError);
+    this.notice.hidden = false;
+  }
+
+  hideNotice() {
+    this.notice.hidden = true;
+  }
+
+  // The session just ended: how long it lasted, and that it is saved.
+  showEnded(notice, seconds) {
+    const lasted = seconds != null ? formatDuration(seconds) : null;
+    if (notice) {
+      this.showNotice(lasted ? `${notice} The session lasted ${lasted}. Your conversation is saved.` : `${notice} Your conversation is saved.`);
+    } else {
+      this.showNotice(lasted ? `Session ended after ${lasted}. Your conversation is saved.` : "Session ended. Your conversation is saved.");
+    }
+  }
+
+  // The recap of the session just ended: words practised and missed, what to do next.
+  linkRecap(sessionId) {
+    const link = document.createElement("a");
+    link.href = this.root.dataset.sessionUrl.replace(/0\/$/, `${sessionId}/`);
+    link.textContent = "See the recap";
+    link.dataset.recapLink = "";
+    this.notice.append(" ", link);
+  }
+}
+
+export function formatDuration(seconds) {
+  const total = Math.round(seconds);
+  const minutes = Math.floor(total / 60);
+  const rest = total % 60;
+  return minutes ? `${minutes} min ${rest} s` : `${rest} s`;
+}
