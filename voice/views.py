@@ -19,7 +19,7 @@ from voice.keys import KeyRefused, key_mint
 @ensure_csrf_cookie
 def tutor_page(request: HttpRequest) -> HttpResponse:
     """The voice session page; its script mints a key and connects over WebRTC."""
-    return render(request, "tutor/tutor.html")
+    return render(request, "voice/tutor.html")
 
 
 def _json_error(status: int, message: str, code: str, **extra) -> JsonResponse:

@@ -6,6 +6,7 @@
 // after another on the same browser never sends the other's leftovers.
 
 import {
+  CLOSE,
   RECEIVE,
   callMessage,
   checkMessage,
@@ -219,13 +220,14 @@ export class ConversationSocket extends EventTarget {
     });
   }
 
-  // Not signed in, not this learner's session, or the session is closed: stop for good and
-  // drop this session's outbox, which no server will ever acknowledge.
+  // Not signed in, not this learner's session, or the session is closed: stop for good. The
+  // outbox goes, as no server will ever acknowledge it, unless the learner was only signed
+  // out: it is theirs, and goes out when they sign in again.
   _refused(code) {
     this.refusedCode = code;
     this.stopped = true;
-    this.outbox.clear();
-    this._emit("outbox", { size: 0 });
+    if (code !== CLOSE.NOT_SIGNED_IN) this.outbox.clear();
+    this._emit("outbox", { size: this.outbox.size });
     this._emit("state", { state: "refused", code });
   }
 

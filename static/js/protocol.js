@@ -1,7 +1,7 @@
 // The conversation socket's protocol, as the page sees it: every message type it sends and
 // receives, the server's error codes it acts on, and the socket's close codes. One list,
-// mirroring the server's (tutor/conversations.py parses what the page sends; tutor/consumers.py
-// replies). Pure: nothing here touches the DOM or the network.
+// mirroring the server's voice/protocol.py (tests/voice/test_protocol_mirror.py compares the
+// two). Pure: nothing here touches the DOM or the network.
 
 // Page -> server.
 export const SEND = Object.freeze({
@@ -30,16 +30,16 @@ export const RECEIVE = Object.freeze({
 // so the page sees the real code rather than 1006.
 export const CLOSE = Object.freeze({
   NORMAL: 1000, // the page closed it
-  NOT_SIGNED_IN: 4401,
-  FORBIDDEN: 4403, // older servers: someone else's session
+  NOT_SIGNED_IN: 4401, // signed out: the outbox waits for this learner to sign in again
   NOT_FOUND: 4404, // not this learner's session, or no such session
   SESSION_CLOSED: 4409, // the session has ended
   TRY_AGAIN_LATER: 4503, // the channel layer is down
 });
 
-// On these the page stops reconnecting and drops that session's outbox: no resend can succeed.
-// Any other code (4503, 1006, ...) is retried with backoff.
-export const FINAL_CLOSE_CODES = new Set([CLOSE.NOT_SIGNED_IN, CLOSE.FORBIDDEN, CLOSE.NOT_FOUND, CLOSE.SESSION_CLOSED]);
+// On these the page stops reconnecting. It drops that session's outbox, which no resend could
+// deliver, except after 4401: the outbox is the learner's own (keyed by learner), and is sent
+// when they sign in again. Any other code (4503, 1006, ...) is retried with backoff.
+export const FINAL_CLOSE_CODES = new Set([CLOSE.NOT_SIGNED_IN, CLOSE.NOT_FOUND, CLOSE.SESSION_CLOSED]);
 
 export function isFinalClose(code) {
   return FINAL_CLOSE_CODES.has(code);

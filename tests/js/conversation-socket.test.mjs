@@ -113,7 +113,24 @@ test("a page reload finds its outbox again; only this learner's leftovers are de
   assert.deepEqual([...reloaded.entries.keys()], ["item:a"]);
 });
 
-for (const code of [4401, 4403, 4404, 4409]) {
+test("close 4401 is final but keeps the signed-out learner's outbox for their next sign-in", () => {
+  const storage = new FakeStorage();
+  const socket = socketFor(storage);
+  socket.saveItem(item("a", 0));
+  mock.timers.enable({ apis: ["setTimeout"] });
+  try {
+    socket.start();
+    FakeWebSocket.instances[0].drop(4401);
+    mock.timers.tick(60_000);
+  } finally {
+    mock.timers.reset();
+  }
+  assert.equal(FakeWebSocket.instances.length, 1, "no second socket");
+  assert.equal(socket.outbox.size, 1);
+  assert.ok(storage.getItem("parlance.outbox.7.12"), "kept in storage under the learner's key");
+});
+
+for (const code of [4404, 4409]) {
   test(`close ${code} is final: no reconnect, the outbox is dropped, end() resolves`, async () => {
     const storage = new FakeStorage();
     const socket = socketFor(storage);

@@ -19,10 +19,10 @@ test("the page knows every message type the server replies with", () => {
 });
 
 test("final close codes: signed out, forbidden, not found, session closed; 4503 and 1006 are retried", () => {
-  assert.deepEqual([...FINAL_CLOSE_CODES].sort(), [4401, 4403, 4404, 4409]);
+  assert.deepEqual([...FINAL_CLOSE_CODES].sort(), [4401, 4404, 4409]);
   assert.equal(CLOSE.TRY_AGAIN_LATER, 4503);
-  for (const code of [4401, 4403, 4404, 4409]) assert.equal(protocol.isFinalClose(code), true, code);
-  for (const code of [1000, 1001, 1006, 1011, 4503]) assert.equal(protocol.isFinalClose(code), false, code);
+  for (const code of [4401, 4404, 4409]) assert.equal(protocol.isFinalClose(code), true, code);
+  for (const code of [1000, 1001, 1006, 1011, 4403, 4503]) assert.equal(protocol.isFinalClose(code), false, code);
 });
 
 test("builders make the shapes the server parses", () => {
