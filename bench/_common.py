@@ -12,19 +12,19 @@ import contextlib
 import os
 import platform
 import resource
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+# The one daphne launcher of the tests and the benchmarks; free_port serves bench/mint.py's stub.
+from tests.support.daphne import Daphne, DaphneNotStarted, daphne_running, free_port  # noqa: E402, F401
 
 BENCH_DB_NAME = "parlance_bench"
 
@@ -119,79 +119,27 @@ def learner_sessions_build(count: int, *, email_prefix: str) -> tuple[str, list[
     return client.cookies["sessionid"].value, [s.pk for s in sessions]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def raise_open_files_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-@contextlib.contextmanager
-def daphne(
-    database_url: str, env: dict[str, str] | None = None
-) -> Iterator[tuple[subprocess.Popen, str]]:
-    """daphne serving the app on a free port; yields the process and its base URL."""
-    import httpx
-
-    port = free_port()
-    child_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url,
-        "LOG_LEVEL": "warning",
-        "PYTHONUNBUFFERED": "1",
-        **(env or {}),
-    }
-    log = tempfile.NamedTemporaryFile(prefix="bench-daphne-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-v",
-            "0",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
-        cwd=REPO,
-        env=child_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        preexec_fn=raise_open_files_limit,
-    )
-    base_url = f"http://127.0.0.1:{port}"
+def daphne(database_url: str, env: dict[str, str] | None = None) -> Daphne:
+    """daphne serving the app on a free port as the benchmarks run it: on ``database_url``, at
+    LOG_LEVEL=warning without an access log, with the open-files limit raised for many sockets.
+    Use it in ``with``; it has ``base_url``, ``pid`` and ``log()``."""
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"daphne exited:\n{Path(log.name).read_text()}")
-            try:
-                httpx.get(base_url + "/healthz", timeout=2)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"daphne did not start:\n{Path(log.name).read_text()}"
-                    ) from None
-                time.sleep(0.1)
-        process.log_path = log.name
-        yield process, base_url
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        return daphne_running(
+            database_url=database_url,
+            env={"LOG_LEVEL": "warning", **(env or {})},
+            verbosity=0,
+            ready_path="/healthz",
+            log_prefix="bench-daphne-",
+            preexec_fn=raise_open_files_limit,
+        )
+    except DaphneNotStarted as failure:
+        raise SystemExit(str(failure)) from None
 
 
 def rss_kib(pid: int) -> int:

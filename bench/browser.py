@@ -333,8 +333,8 @@ def main() -> None:
     from django.db import connections
 
     connections.close_all()
-    with daphne(database_url, env) as (_, base_url):
-        result = asyncio.run(run(base_url, cookie, bundle, runs, warmup))
+    with daphne(database_url, env) as server:
+        result = asyncio.run(run(server.base_url, cookie, bundle, runs, warmup))
 
     ours, official = result["times"]["ours"], result["times"]["official"]
     for failure in result["failures"]:

@@ -212,8 +212,10 @@ def main() -> None:
 
     baseline_count = 200 if args.smoke else 5_000
     baseline_rate = baseline_inserts(database_url, baseline_session, baseline_count)
-    with daphne(database_url, {"DB_CONN_MAX_AGE": "60"}) as (server, base_url):
-        result = asyncio.run(channels_run(server.pid, base_url, cookie, socket_sessions, args))
+    with daphne(database_url, {"DB_CONN_MAX_AGE": "60"}) as server:
+        result = asyncio.run(
+            channels_run(server.pid, server.base_url, cookie, socket_sessions, args)
+        )
 
     saved = ConversationItem.objects.filter(session_id__in=socket_sessions).count()
     expected = len(socket_sessions) * (1 + args.per_socket) + sum(

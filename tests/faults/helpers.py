@@ -1,26 +1,17 @@
-"""Helpers for tests that talk to daphne subprocesses: session cookies, sockets, PostgreSQL."""
+"""Helpers for tests that talk to daphne subprocesses (``tests.support.daphne``): session
+cookies, sockets, PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 from django.conf import settings
 from django.test import Client
 
-from tests.support.daphne import REPO, Daphne, database_url_for_tests, free_port
-
 ORIGIN = "http://127.0.0.1"
-START_TIMEOUT_S = 30.0
 
 
 def session_cookie(user) -> str:
@@ -97,62 +88,6 @@ def postgres_ensure_up(timeout_s: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("PostgreSQL did not come back")
         time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def daphne_on_port(
-    port: int | None = None, *, env: dict[str, str] | None = None
-) -> Iterator[Daphne]:
-    """Like ``tests.support.daphne.daphne_running``, on a chosen port, killable with ``kill()``."""
-    port = port or free_port()
-    child_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "PYTHONUNBUFFERED": "1",
-        "DATABASE_URL": database_url_for_tests(),
-        **(env or {}),
-    }
-    log_file = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)
-    log_path = Path(log_file.name)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
-        cwd=REPO,
-        env=child_env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    server = Daphne(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"daphne exited with {process.returncode}:\n{server.log()}")
-            try:
-                httpx.get(server.base_url + "/", timeout=1.0)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not answer:\n{server.log()}") from None
-                time.sleep(0.1)
-        yield server
-    finally:
-        server.stop()
-        log_file.close()
-
-
-def kill(server: Daphne) -> None:
-    """SIGKILL: no shutdown handlers, no goodbyes, like a crashed or OOM-killed process."""
-    server.process.send_signal(signal.SIGKILL)
-    server.process.wait(timeout=10)
 
 
 async def page_settled(page, timeout_ms: int, quiet_polls: int = 4) -> None:

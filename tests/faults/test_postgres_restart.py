@@ -14,7 +14,6 @@ import pytest
 from django.db import connections
 
 from tests.faults.helpers import (
-    daphne_on_port,
     is_postgresql,
     item_message,
     postgres_cluster,
@@ -23,6 +22,7 @@ from tests.faults.helpers import (
     session_cookie,
     ws_connect,
 )
+from tests.support.daphne import daphne_running
 from tutor.models import ConversationItem, TutorSession
 
 pytestmark = [
@@ -79,7 +79,7 @@ def test_items_sent_across_a_postgresql_restart_are_all_saved_once(alice):
         restarted.append(postgres_ctl("restart"))
 
     # Persistent connections: the restart leaves each worker thread a dead connection to trip on.
-    with daphne_on_port(env={"DB_CONN_MAX_AGE": "60"}) as server:
+    with daphne_running(env={"DB_CONN_MAX_AGE": "60"}) as server:
         thread = threading.Thread(target=restarter, daemon=True)
         thread.start()
         try:

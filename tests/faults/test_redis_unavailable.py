@@ -8,8 +8,8 @@ import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from tests.faults.helpers import daphne_on_port, session_cookie, ws_connect
-from tests.support.daphne import free_port
+from tests.faults.helpers import session_cookie, ws_connect
+from tests.support.daphne import daphne_running, free_port
 from tutor.models import TutorSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +31,7 @@ def test_without_redis_pages_are_served_and_sockets_refused_cleanly(alice):
     cookie = session_cookie(alice)
     nothing_listens = f"redis://127.0.0.1:{free_port()}/0"
 
-    with daphne_on_port(env={"REDIS_URL": nothing_listens}) as server:
+    with daphne_running(env={"REDIS_URL": nothing_listens}) as server:
         with httpx.Client(base_url=server.base_url, timeout=15) as http:
             assert http.get("/").status_code == 200
             assert http.get("/accounts/login/").status_code == 200

@@ -12,8 +12,8 @@ from django.db import connections
 
 from accounts.models import User
 from tests.conftest import PASSWORD
-from tests.faults.helpers import daphne_on_port, kill, page_settled
-from tests.support.daphne import free_port
+from tests.faults.helpers import page_settled
+from tests.support.daphne import daphne_running, free_port
 from tests.support.people import learner_with_words
 from tutor.models import ConversationItem, TutorSession
 
@@ -78,7 +78,7 @@ async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_o
     await page.route_web_socket("**/ws/tutor/sessions/**", route)
     await page.add_init_script(STATE_LOG)
 
-    with daphne_on_port(port, env=ENV) as first:
+    with daphne_running(port=port, env=ENV) as first:
         base = first.base_url
         await page.goto(f"{base}/accounts/login/")
         await page.fill("input[name=login]", EMAIL)
@@ -100,10 +100,10 @@ async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_o
         )
         await asyncio.sleep(1.0)  # the tutor's reply completes and is sent, unacknowledged
         assert await pending(page) >= 2
-        kill(first)
+        first.kill()
         swallow_acks["on"] = False
 
-    with daphne_on_port(port, env=ENV) as second:
+    with daphne_running(port=port, env=ENV) as second:
         # The socket comes back and empties the outbox; the call is re-minted for the same session.
         await page.wait_for_function(
             "() => document.querySelector('[data-pending]').hidden", timeout=TIMEOUT_MS

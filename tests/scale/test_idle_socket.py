@@ -14,7 +14,8 @@ import os
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.faults.helpers import daphne_on_port, item_message, session_cookie, ws_connect
+from tests.faults.helpers import item_message, session_cookie, ws_connect
+from tests.support.daphne import daphne_running
 from tutor.models import ConversationItem, TutorSession
 
 pytestmark = [
@@ -49,7 +50,7 @@ async def idle_then_save(base_url: str, path: str, cookie: str) -> dict:
 
 def test_an_idle_socket_stays_open_and_still_saves(alice):
     session = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="")
-    with daphne_on_port() as server:
+    with daphne_running() as server:
         reply = asyncio.run(
             idle_then_save(
                 server.base_url, f"/ws/tutor/sessions/{session.pk}/", session_cookie(alice)

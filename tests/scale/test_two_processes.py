@@ -19,11 +19,11 @@ from django.db import connections
 from accounts.models import User
 from tests.conftest import PASSWORD
 from tests.faults.helpers import (
-    daphne_on_port,
     is_postgresql,
     page_settled,
     ws_connect,
 )
+from tests.support.daphne import daphne_running
 from tests.support.people import learner_with_words
 from tutor.models import ConversationItem, TutorSession
 
@@ -108,7 +108,7 @@ async def say(page, text: str) -> None:
 
 async def test_a_session_started_on_one_process_continues_on_another_and_saves_once(chromium):
     await make_learner()
-    with daphne_on_port(env=ENV) as process_a, daphne_on_port(env=ENV) as process_b:
+    with daphne_running(env=ENV) as process_a, daphne_running(env=ENV) as process_b:
         relay = Relay(process_b.base_url)
         page = await chromium.new_page()
         errors: list[str] = []

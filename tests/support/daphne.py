@@ -1,19 +1,25 @@
-"""Run the project's ASGI application under daphne in a subprocess, for end-to-end tests.
+"""Run the project's ASGI application under daphne in a subprocess: the one launcher of the
+end-to-end, fault and scale tests and of the benchmarks (``bench/_common.daphne``).
 
-The subprocess uses the test database of the running pytest session (the SQLite test file, or the
-PostgreSQL test database), so ``transactional_db`` tests see what it writes and the other way round.
+By default the subprocess uses the test database of the running pytest session (the SQLite test
+file, or the PostgreSQL test database), so ``transactional_db`` tests see what it writes and the
+other way round; a benchmark names its own database with ``database_url``.
+
+    with daphne_running(env={"REALTIME_STANDIN": "on"}) as server:
+        httpx.get(server.base_url + "/healthz")
+        server.kill()  # SIGKILL, for the fault tests; leaving the block terminates it otherwise
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,6 +27,11 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+class DaphneNotStarted(RuntimeError):
+    """daphne exited, or did not answer in time; the message ends with its log."""
 
 
 def free_port() -> int:
@@ -50,23 +61,83 @@ def database_url_for_tests() -> str:
     raise RuntimeError(f"Do not know how to hand the {engine} test database to daphne.")
 
 
-def _wait_until_up(process: subprocess.Popen, base_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            httpx.get(base_url + "/", timeout=1.0)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"daphne did not answer within {START_TIMEOUT_S} s:\n{log_path.read_text()}")
+class Daphne:
+    """A running daphne subprocess; a context manager that stops it on leaving."""
+
+    def __init__(self, *, process: subprocess.Popen, port: int, log_path: Path) -> None:
+        self.process = process
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """SIGTERM, and SIGKILL if it has not exited within ``STOP_TIMEOUT_S``."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers, no goodbyes, like a crashed or OOM-killed process."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=STOP_TIMEOUT_S)
+
+    def __enter__(self) -> Daphne:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def _wait_until_up(self, ready_path: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.process.poll() is not None:
+                raise DaphneNotStarted(f"daphne exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                httpx.get(self.base_url + ready_path, timeout=2.0)
+                return
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise DaphneNotStarted(
+                        f"daphne did not answer within {timeout_s:g} s:\n{self.log()}"
+                    ) from None
+                time.sleep(0.1)
 
 
-@contextlib.contextmanager
-def daphne_running(*, env: dict[str, str] | None = None, database_url: str | None = None) -> Iterator["Daphne"]:
-    """Start daphne on a free 127.0.0.1 port; yield a handle with ``base_url`` and ``log()``."""
-    port = free_port()
+def daphne_running(
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    database_url: str | None = None,
+    verbosity: int | None = None,
+    ready_path: str = "/",
+    start_timeout_s: float = START_TIMEOUT_S,
+    log_prefix: str = "daphne-",
+    preexec_fn: Callable[[], None] | None = None,
+) -> Daphne:
+    """Start daphne on 127.0.0.1 and return it once ``ready_path`` answers; use it in ``with``.
+
+    - ``port``: a free one unless given (the fault tests start a second daphne on the port of
+      one they killed).
+    - ``env``: on top of this process's environment, ``config.settings`` and ``DATABASE_URL``.
+    - ``database_url``: default, the running test database (``database_url_for_tests``).
+    - ``verbosity``: daphne's ``-v`` (the benchmarks pass 0: no access log).
+    - ``start_timeout_s``: how long it may take to answer; then ``DaphneNotStarted``.
+    - ``log_prefix``: the name of the temporary file that gets its stdout and stderr
+      (``log_path``, read with ``log()``); the file is kept for a look after a failure.
+    - ``preexec_fn``: run in the child before daphne (the benchmarks raise its open-files limit).
+    """
+    port = port or free_port()
     child_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -74,38 +145,23 @@ def daphne_running(*, env: dict[str, str] | None = None, database_url: str | Non
         "DATABASE_URL": database_url or database_url_for_tests(),
         **(env or {}),
     }
-    log_file = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)
-    log_path = Path(log_file.name)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=REPO,
-        env=child_env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    server = Daphne(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
+    command = [sys.executable, "-m", "daphne"]
+    if verbosity is not None:
+        command += ["-v", str(verbosity)]
+    command += ["-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    with tempfile.NamedTemporaryFile(prefix=log_prefix, suffix=".log", delete=False) as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=child_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
+        )
+    server = Daphne(process=process, port=port, log_path=Path(log_file.name))
     try:
-        _wait_until_up(process, server.base_url, log_path)
-        yield server
-    finally:
+        server._wait_until_up(ready_path, start_timeout_s)
+    except BaseException:
         server.stop()
-        log_file.close()
-
-
-class Daphne:
-    def __init__(self, *, process: subprocess.Popen, base_url: str, log_path: Path) -> None:
-        self.process = process
-        self.base_url = base_url
-        self.log_path = log_path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        raise
+    return server

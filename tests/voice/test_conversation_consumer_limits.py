@@ -108,13 +108,28 @@ async def test_another_sessions_time_up_is_not_heard(alice_session, alice_cookie
         assert await communicator.receive_nothing(timeout=0.3)
 
 
-async def test_a_closed_socket_leaves_the_group(alice_session, alice_cookie):
-    async with open_socket(alice_session.pk, alice_cookie):
-        pass
+async def test_a_closed_socket_leaves_the_group(alice_session, alice_cookie, monkeypatch):
+    # Seen through the layer's own API, so it holds on the in-memory and the Redis layer alike:
+    # the socket's channel name is noted when the consumer asks the layer for it.
     layer = get_channel_layer()
-    group = hangups.session_group(alice_session.pk)
-    if hasattr(layer, "groups"):  # the in-memory layer
-        assert not layer.groups.get(group)
+    channel_names = []
+    new_channel = layer.new_channel
+
+    async def noted_new_channel(*args, **kwargs):
+        channel_names.append(await new_channel(*args, **kwargs))
+        return channel_names[-1]
+
+    monkeypatch.setattr(layer, "new_channel", noted_new_channel)
+    async with open_socket(alice_session.pk, alice_cookie) as communicator:
+        # While it is open, what is sent to the session's group reaches the socket.
+        await hangups.page_tell_time_up(alice_session.pk, "Time is up.")
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "time_up"
+    [socket_channel] = channel_names
+
+    # Once it is closed, what is sent to the group no longer reaches its channel.
+    await hangups.page_tell_time_up(alice_session.pk, "Time is up.")
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(layer.receive(socket_channel), timeout=0.5)
 
 
 async def test_reporting_a_call_schedules_the_hangup(alice_session, alice_cookie):

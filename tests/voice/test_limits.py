@@ -57,6 +57,19 @@ def session(
     )
 
 
+def reserved(learner) -> TutorSession:
+    """A new session reserved for ``learner`` at NOW; it must be the only row the mint adds."""
+    sessions, mints = TutorSession.objects.count(), MintEvent.objects.count()
+    created = mint_reserve(
+        learner=learner, now=NOW, upstream_base_url="x",
+        new_session={"model": "m", "voice": "v", "instructions": "", "focus_words": []},
+    )
+    assert (TutorSession.objects.count(), MintEvent.objects.count()) == (sessions + 1, mints + 1)
+    assert MintEvent.objects.filter(learner=learner, session=created, created_at=NOW).count() == 1
+    assert (created.learner_id, created.status, created.keys_unreported) == (learner.pk, "minted", 1)
+    return created
+
+
 def refusal(**kwargs) -> LimitReached:
     with pytest.raises(LimitReached) as caught:
         mint_allowed(**kwargs)
@@ -67,7 +80,8 @@ def refusal(**kwargs) -> LimitReached:
 
 
 def test_it_allows_a_first_mint(alice):
-    mint_allowed(learner=alice, now=NOW)
+    assert mint_allowed(learner=alice, now=NOW) == 20 * 60  # the whole day's allowance
+    assert reserved(alice).hangup_at == NOW + 20 * MIN
 
 
 def test_the_sixth_mint_within_a_minute_is_refused_with_429(alice, settings):
@@ -84,13 +98,16 @@ def test_mints_older_than_a_minute_do_not_count(alice, settings):
     settings.TUTOR_MAX_LIVE_SESSIONS = 10
     for seconds in range(5):
         MintEvent.objects.create(learner=alice, created_at=NOW - dt.timedelta(seconds=61 + seconds))
-    mint_allowed(learner=alice, now=NOW)
+    assert mint_allowed(learner=alice, now=NOW) == 20 * 60
+    assert reserved(alice).hangup_at == NOW + 20 * MIN
 
 
 def test_the_rate_is_per_learner(alice, bob):
     for _ in range(5):
         MintEvent.objects.create(learner=bob, created_at=NOW)
-    mint_allowed(learner=alice, now=NOW)
+    assert mint_allowed(learner=alice, now=NOW) == 20 * 60
+    reserved(alice)
+    assert refusal(learner=bob, now=NOW).code == "rate_limited"
 
 
 def test_the_rate_is_configurable(alice, settings):
@@ -119,7 +136,12 @@ def test_a_second_live_session_is_refused_with_403(alice):
 
 def test_a_resume_of_the_live_session_is_allowed(alice):
     live = session(alice, connected=NOW - 5 * MIN, hangup=NOW + 25 * MIN)
-    mint_allowed(learner=alice, now=NOW, session=live)
+    # Its own five minutes are spent; a resume makes no new session and adds one mint.
+    assert mint_allowed(learner=alice, now=NOW, session=live) == 15 * 60
+    resumed = mint_reserve(learner=alice, now=NOW, upstream_base_url="x", session=live)
+    assert list(TutorSession.objects.values_list("pk", flat=True)) == [live.pk]
+    assert list(MintEvent.objects.values_list("session", "created_at")) == [(live.pk, NOW)]
+    assert (resumed.keys_unreported, resumed.hangup_at) == (1, NOW + 25 * MIN)
 
 
 def test_a_fresh_key_whose_call_is_not_reported_yet_is_live(alice):
@@ -147,13 +169,16 @@ def test_ending_a_session_whose_call_was_never_reported_does_not_free_the_slot(a
 def test_a_session_with_no_key_owed_and_no_call_is_not_live(alice):
     # Its only key was never issued (the upstream refused it).
     session(alice, status="minted", minted=NOW - 5 * MIN, hangup=NOW + 15 * MIN, keys=0)
-    mint_allowed(learner=alice, now=NOW)
+    assert mint_allowed(learner=alice, now=NOW) == 20 * 60  # and it used none of the day
+    reserved(alice)
 
 
 def test_a_session_past_its_hangup_time_does_not_lock_the_learner_out(alice):
     # The page crashed and nobody ended it; its time is up all the same.
     session(alice, connected=NOW - 10 * MIN, hangup=NOW - dt.timedelta(seconds=1))
-    mint_allowed(learner=alice, now=NOW)
+    # It counted until its hang-up time, a second short of ten minutes.
+    assert mint_allowed(learner=alice, now=NOW) == 10 * 60 + 1
+    assert reserved(alice).hangup_at == NOW + dt.timedelta(seconds=10 * 60 + 1)
 
 
 def test_a_session_without_a_hangup_time_is_live_for_the_maximum_length(alice):
@@ -165,20 +190,23 @@ def test_a_session_without_a_hangup_time_is_live_for_the_maximum_length(alice):
 
 def test_ended_sessions_are_not_live(alice):
     session(alice, status="ended", connected=NOW - 5 * MIN, ended=NOW - MIN, hangup=NOW + 25 * MIN)
-    mint_allowed(learner=alice, now=NOW)
+    assert mint_allowed(learner=alice, now=NOW) == 16 * 60  # it ran four minutes
+    assert reserved(alice).hangup_at == NOW + 16 * MIN
 
 
 def test_more_live_sessions_can_be_allowed(alice, settings):
     settings.TUTOR_MAX_LIVE_SESSIONS = 2
     session(alice, connected=NOW - 5 * MIN, hangup=NOW + 25 * MIN)
-    mint_allowed(learner=alice, now=NOW)
+    assert mint_allowed(learner=alice, now=NOW) == 15 * 60
     session(alice, connected=NOW - 4 * MIN, hangup=NOW + 26 * MIN)
     assert "2 sessions open" in refusal(learner=alice, now=NOW).message
 
 
 def test_another_learners_live_session_does_not_count(alice, bob):
     session(bob, connected=NOW - 5 * MIN, hangup=NOW + 25 * MIN)
-    mint_allowed(learner=alice, now=NOW)
+    assert mint_allowed(learner=alice, now=NOW) == 20 * 60  # nor do Bob's minutes
+    reserved(alice)
+    assert refusal(learner=bob, now=NOW).code == "session_live"
 
 
 # --- daily minutes ----------------------------------------------------------------------
