@@ -12,9 +12,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from voice.routing import websocket_urlpatterns
+from voice.routing import websocket_urlpatterns  # noqa: E402
+from voice.sideband import sideband_loop_start  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
@@ -22,3 +23,11 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+
+async def application(scope, receive, send):
+    """The router, with this process's sideband loop started on its first connection (it
+    claims live calls, renews them and takes over those whose holder died)."""
+    if scope["type"] != "lifespan":
+        sideband_loop_start()
+    return await router(scope, receive, send)

@@ -224,6 +224,13 @@ REALTIME_VOICE = env_str("REALTIME_VOICE", "marin")
 REALTIME_TRANSCRIBE_MODEL = env_str("REALTIME_TRANSCRIBE_MODEL", "gpt-4o-mini-transcribe")
 REALTIME_TOKEN_TTL_SECONDS = env_int("REALTIME_TOKEN_TTL_SECONDS", 60, minimum=10, maximum=7200)
 REALTIME_HTTP_TIMEOUT_SECONDS = env_float("REALTIME_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# The server joins each reported call over the Realtime API's sideband and records grades,
+# practice, usage and speaking time from what it sees there (voice/sideband.py).
+REALTIME_SIDEBAND = env_bool("REALTIME_SIDEBAND", False)
+# Run the sideband loop in each web process (off: run `manage.py run_sideband` instead).
+SIDEBAND_IN_PROCESS = env_bool("SIDEBAND_IN_PROCESS", True)
+SIDEBAND_LEASE_SECONDS = env_float("SIDEBAND_LEASE_SECONDS", 10.0, minimum=1.0)
+SIDEBAND_CLAIM_SECONDS = env_float("SIDEBAND_CLAIM_SECONDS", 2.0, minimum=0.05)
 
 # --- Tutor limits and cost estimate ----------------------------------------
 # Enforced by the server when it mints a key and by a hang-up it schedules

@@ -219,6 +219,21 @@ class TutorSession(models.Model):
         "Realtime API base URL", max_length=255, blank=True,
         help_text="Where the key was minted, so the server can hang the call up there.",
     )
+    sideband_joined_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the server joined the call over the Realtime API's sideband.",
+    )
+    call_refused = models.CharField(
+        max_length=200, blank=True,
+        help_text=(
+            "Why the server could not watch the call the page reported (a call id the "
+            "sideband could not join): the session is charged to its hang-up time."
+        ),
+    )
+    speaking_seconds = models.FloatField(
+        null=True, blank=True,
+        help_text="The learner's measured speech (from the sideband's speech events).",
+    )
     keys_unreported = models.PositiveIntegerField(
         "keys with no reported call",
         default=0,
@@ -234,6 +249,12 @@ class TutorSession(models.Model):
             models.Index(fields=["learner", "-minted_at"], name="session_learner_minted"),
             models.Index(fields=["status"], name="session_status"),
             models.Index(fields=["hangup_at"], name="session_hangup_at"),
+        ]
+        constraints = [
+            # A call belongs to one session: no page can claim another learner's call.
+            models.UniqueConstraint(
+                fields=["call_id"], condition=~Q(call_id=""), name="session_call_id_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -312,6 +333,10 @@ class ConversationItem(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     flagged = models.BooleanField(default=False, help_text="Stopped by the output guardrail.")
+    verified = models.BooleanField(
+        default=False,
+        help_text="Seen by the server on the call's sideband, not only reported by the page.",
+    )
     flag_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -377,3 +402,25 @@ class OralQuiz(models.Model):
 
     def __str__(self) -> str:
         return f"Quiz {self.pk} · session {self.session_id}"
+
+
+class CallLease(models.Model):
+    """Which server process holds the sideband of a live call: one holder at a time.
+
+    A process claims a lease that nobody holds or whose holder stopped renewing it, renews it
+    every few seconds while its sideband is connected, and ends it when the call ends. A call
+    whose holder died is taken over once ``expires_at`` passes.
+    """
+
+    session = models.ForeignKey(TutorSession, on_delete=models.CASCADE, related_name="leases")
+    call_id = models.CharField(max_length=128, unique=True)
+    holder = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["ended_at", "expires_at"], name="lease_open_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.call_id} · {self.holder or 'unheld'}"

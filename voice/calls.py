@@ -12,15 +12,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from common import clock
 from tutor.models import TutorSession
-from voice import hangups
+from voice import hangups, leases, sideband
 from voice.metering import CLOSED_STATUSES
 from voice.protocol import CALL_ACK, ENDED
-from voice.sessions import SessionClosed, session_call_start, session_end
+from voice.sessions import CallTaken, SessionClosed, session_call_start, session_end
 
-__all__ = ["SessionClosed", "call_end", "call_report"]
+__all__ = ["CallTaken", "SessionClosed", "call_end", "call_report"]
 
 
 async def call_report(*, session: TutorSession, call_id: str, reporter: str) -> dict[str, Any]:
@@ -32,6 +33,13 @@ async def call_report(*, session: TutorSession, call_id: str, reporter: str) -> 
     )
     # The hang-up runs in this server process whatever the page does from now on.
     hangups.hangup_schedule(session.pk)
+    if settings.REALTIME_SIDEBAND:
+        # The server joins the call itself, from whichever process claims it first.
+        await database_sync_to_async(leases.lease_offer)(
+            session_id=session.pk, call_id=call_id, now=now
+        )
+        sideband.sideband_loop_start()
+        sideband.sideband_wake()
     if replaced:
         # One call per session: a call this one replaces must not run on unwatched. A page
         # still holding it (the session was continued in another window) stops first.

@@ -13,6 +13,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -42,12 +43,14 @@ from voice.protocol import (
     message_parse,
 )
 from voice.sessions import (
+    CallTaken,
     SessionClosed,
     UsageRefused,
     session_usage_add,
     tutor_session_get,
 )
 from voice.tools.runner import tool_call_run
+from voice.tools.schemas import SIDEBAND_ONLY_TOOLS
 
 logger = logging.getLogger(__name__)
 
@@ -180,9 +183,17 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         except SessionClosed:
             await self._error("session_ended", "This session has ended; start a new one.")
             return
+        except CallTaken:
+            await self._error("call_taken", "That call belongs to another session.")
+            return
         await self.send_json(reply)
 
     async def _tool_run(self, message: ToolMessage) -> None:
+        if settings.REALTIME_SIDEBAND and message.name in SIDEBAND_ONLY_TOOLS:
+            # Grades and practice come from the calls the server saw on the sideband.
+            output = json.dumps({"error": "the server records this itself"})
+            await self.send_json({"type": TOOL_RESULT, "call_id": message.call_id, "output": output})
+            return
         output = await database_sync_to_async(tool_call_run)(
             learner=self.learner,
             name=message.name,
@@ -196,6 +207,10 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await calls.call_end(session=self.session, reason=message.reason, reply=self.send_json)
 
     async def _usage_add(self, message: UsageMessage) -> None:
+        if settings.REALTIME_SIDEBAND:
+            # The server counts usage from the response.done events it sees itself.
+            await self.send_json({"type": USAGE_ACK, "response_id": message.response_id})
+            return
         try:
             await database_sync_to_async(session_usage_add)(
                 session=self.session, response_id=message.response_id, usage=message.usage

@@ -39,16 +39,21 @@ def _item_for_update(session: TutorSession, item_id: str) -> ConversationItem | 
 
 @transaction.atomic
 def _item_save_once(
-    *, session, item_id: str, role: str, kind: str, text: str, raw: dict, order: int
+    *, session, item_id: str, role: str, kind: str, text: str, raw: dict, order: int | None,
+    verified: bool,
 ) -> tuple[ConversationItem, str]:
     item = _item_for_update(session, item_id)
     if item is None:
         item = ConversationItem.objects.create(
-            session=session, item_id=item_id, role=role, kind=kind, text=text, raw=raw, order=order
+            session=session, item_id=item_id, role=role, kind=kind, text=text, raw=raw,
+            order=order or 0, verified=verified,
         )
         return item, CREATED
     if item.flagged:
         # Stopped by the guardrail: what was flagged is the evidence staff read; keep it.
+        return item, UNCHANGED
+    if item.verified and not verified:
+        # The server saw this item on the call itself: the page's copy changes nothing.
         return item, UNCHANGED
     if item.text and not text:
         # An older copy (say, a learner turn sent before its transcript came): keep ours.
@@ -60,9 +65,12 @@ def _item_save_once(
     if raw and raw != item.raw:
         item.raw = raw
         changed.append("raw")
-    if order != item.order:
+    if order is not None and order != item.order:
         item.order = order
         changed.append("order")
+    if verified and not item.verified:
+        item.verified = True
+        changed.append("verified")
     if not changed:
         return item, UNCHANGED
     item.save(update_fields=[*changed, "updated_at"])
@@ -77,18 +85,23 @@ def conversation_item_save(
     kind: str,
     text: str,
     raw: dict[str, Any] | None = None,
-    order: int = 0,
+    order: int | None = 0,
+    verified: bool = False,
 ) -> tuple[ConversationItem, str]:
     """Save one item, once per (session, item id): returns it and created/updated/unchanged.
 
-    A resend with the same content changes nothing; new text or raw data updates the
-    item; an empty text never replaces a saved one, and nothing replaces an item the
-    guardrail flagged (the evidence staff review). Role and kind are kept from the
-    first save. Two writers racing on the same new item both succeed: the loser's
-    insert hits the unique constraint and it updates the winner's row instead.
+    Two writers send items: the page, and the server's own sideband on the call
+    (``verified``), whichever comes first. A resend with the same content changes nothing;
+    new text or raw data updates the item; an empty text never replaces a saved one; nothing
+    the page sends replaces an item the sideband saw, and nothing replaces an item the
+    guardrail flagged (the evidence staff review). Role and kind are kept from the first
+    save; an ``order`` of None keeps the saved one. Two writers racing on the same new item
+    both succeed: the loser's insert hits the unique constraint and it updates the winner's
+    row instead.
     """
     fields = dict(
-        session=session, item_id=item_id, role=role, kind=kind, text=text, raw=raw or {}, order=order
+        session=session, item_id=item_id, role=role, kind=kind, text=text, raw=raw or {},
+        order=order, verified=verified,
     )
     try:
         return _item_save_once(**fields)

@@ -55,6 +55,9 @@ class MintedKey:
             "model": session.model,
             "voice": session.voice,
             "socket_url": f"/ws/tutor/sessions/{session.pk}/",
+            # The server runs the tutor's tools itself, over the call's sideband: the page
+            # only shows them.
+            "server_tools": settings.REALTIME_SIDEBAND,
         }
 
 

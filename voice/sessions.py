@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from common import clock
@@ -40,6 +40,10 @@ class UsageRefused(Exception):
 
 class SessionClosed(Exception):
     """The session has ended (or failed) and cannot be connected again."""
+
+
+class CallTaken(Exception):
+    """The reported call id belongs to another session: nobody's word makes it this one's."""
 
 
 def tutor_session_get(*, learner, session_id: int) -> TutorSession | None:
@@ -102,8 +106,14 @@ def session_call_start(
     """Record the session's (new) call and when the server will hang it up: the session, and
     the call it replaces ("" if none), which the caller hangs up so only one call runs."""
     locked = TutorSession.objects.select_for_update().get(pk=session.pk)
+    if TutorSession.objects.filter(call_id=call_id).exclude(pk=locked.pk).exists():
+        raise CallTaken(f"call {call_id} belongs to another session")
     previous = locked.call_id
-    session = _call_record(locked, call_id=call_id, now=now)
+    try:
+        with transaction.atomic():
+            session = _call_record(locked, call_id=call_id, now=now)
+    except IntegrityError:  # another session took the same id at the same moment
+        raise CallTaken(f"call {call_id} belongs to another session") from None
     session.hangup_at = call_deadline(session=session, now=now)
     session.save(update_fields=["hangup_at"])
     return session, (previous if previous and previous != call_id else "")
@@ -211,3 +221,41 @@ def session_usage_add(*, session: TutorSession, response_id: str, usage: dict[st
     locked.usage = ledger
     locked.save(update_fields=["usage"])
     return True
+
+
+# --- What the sideband saw ------------------------------------------------------------------
+
+
+@transaction.atomic
+def session_sideband_joined(*, session_id: int, now: dt.datetime) -> None:
+    """The server joined the session's call over the sideband: it watches the call itself."""
+    TutorSession.objects.filter(pk=session_id, sideband_joined_at__isnull=True).update(
+        sideband_joined_at=now
+    )
+
+
+@transaction.atomic
+def session_call_refused(*, session_id: int, call_id: str, reason: str) -> bool:
+    """The sideband could not join ``call_id``, the call the page reported: a false report.
+
+    The session owes a reported call again, so it is charged up to its hang-up time and keeps
+    its live slot until then (the next mint is refused), and staff see why. False if the
+    session has moved on to another call meanwhile.
+    """
+    locked = TutorSession.objects.select_for_update().get(pk=session_id)
+    if locked.call_id != call_id:
+        return False
+    locked.keys_unreported += 1
+    locked.call_refused = reason[:200]
+    locked.save(update_fields=["keys_unreported", "call_refused"])
+    return True
+
+
+@transaction.atomic
+def session_speech_add(*, session_id: int, seconds: float) -> None:
+    """Add measured speech (one ``speech_started`` .. ``speech_stopped``) to the session."""
+    if seconds <= 0:
+        return
+    locked = TutorSession.objects.select_for_update().only("speaking_seconds").get(pk=session_id)
+    locked.speaking_seconds = (locked.speaking_seconds or 0.0) + seconds
+    locked.save(update_fields=["speaking_seconds"])

@@ -97,3 +97,6 @@ FINISH_ORAL_QUIZ = {
 
 TOOL_DEFINITIONS: list[dict[str, Any]] = [RECORD_WORD_PRACTICE, GET_WORD_DETAILS, START_ORAL_QUIZ]
 EXAMINER_TOOLS: list[dict[str, Any]] = [RECORD_QUIZ_ANSWER, FINISH_ORAL_QUIZ]
+# The tools that write grades and practice: with the sideband on, only calls the server saw on
+# the call itself run them (the page may still start the quiz or look a word up).
+SIDEBAND_ONLY_TOOLS = frozenset({"record_word_practice", "record_quiz_answer", "finish_oral_quiz"})
