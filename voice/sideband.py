@@ -292,8 +292,12 @@ async def call_watch(*, session_id: int, call_id: str, connect=None) -> str:
     """Join ``call_id`` and handle its events until it ends; how it ended (``CALL_ENDED``,
     or ``"refused"`` for a call the sideband could not join)."""
     session = await TutorSession.objects.select_related("learner").aget(pk=session_id)
-    upstream = realtime.upstream_stored(session.upstream_base_url)
-    connect = connect or (lambda: _client(upstream).realtime.connect(call_id=call_id))
+    if connect is None:
+        upstream = realtime.upstream_stored(session.upstream_base_url)
+
+        def connect():
+            return _client(upstream).realtime.connect(call_id=call_id)
+
     try:
         manager = connect()
         connection = await manager.__aenter__()
