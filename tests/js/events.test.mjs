@@ -132,6 +132,8 @@ test("a function call's transcript entry and a tool output's", () => {
     { type: "turn", turn },
     { type: "complete", turn, text: '{"ok":true}', raw: { call_id: "call_1", output: '{"ok":true}' } },
   ]);
+  // Once done, the output also goes to the tools (a server-run call's handoff or quiz score).
+  assert.deepEqual(eventActions({ type: "conversation.item.done", item: output }).at(-1), { type: "tool_output", item: output });
 });
 
 test("an error event is shown to the learner", () => {

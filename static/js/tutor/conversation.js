@@ -45,6 +45,8 @@ export class Conversation {
         return t.complete(t.ensure(action.turn), action.text, action.raw);
       case "function_call":
         return void this.tools.onFunctionCall(action.item);
+      case "tool_output":
+        return this.tools.onFunctionCallOutput(action.item);
       case "response_started":
         return this.gate.started();
       case "response_done":

@@ -86,7 +86,11 @@ function itemActions(item, done, persona) {
   if (item.type === "function_call_output") {
     const turn = { id: item.id, role: "tool", kind: "function_call_output", persona: "tutor" };
     const output = item.output || "";
-    return [{ type: "turn", turn }, { type: "complete", turn, text: output, raw: { call_id: item.call_id, output } }];
+    const actions = [{ type: "turn", turn }, { type: "complete", turn, text: output, raw: { call_id: item.call_id, output } }];
+    // With server tools, the server answered this call on the sideband: the page learns a
+    // persona handoff or a finished quiz from the output it sees on the call.
+    if (done) actions.push({ type: "tool_output", item });
+    return actions;
   }
   return [];
 }

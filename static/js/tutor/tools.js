@@ -41,11 +41,17 @@ export class Tools {
     this.handled.clear();
   }
 
+  // Whether the server runs the tutor's tools itself, on the call's sideband (the key says).
+  get serverTools() {
+    return Boolean(this.session.grant && this.session.grant.server_tools);
+  }
+
   // The call's item is complete: save it, run the tool (once per call id), relay the output.
+  // With server tools the server has run it and answers the model itself: only show it.
   async onFunctionCall(item) {
     const { turn, text, raw } = functionCallTurn(item);
     this.transcript.complete(this.transcript.ensure(turn), text, raw);
-    if (this.handled.has(item.call_id)) return;
+    if (this.serverTools || this.handled.has(item.call_id)) return;
     this.handled.add(item.call_id);
     const socket = this.session.socket;
     if (!socket) return;
@@ -57,6 +63,18 @@ export class Tools {
       item: { type: "function_call_output", call_id: item.call_id, output: this.takeHandoff(output) },
     });
     this.session.requestResponse();
+  }
+
+  // A tool's output seen on the call. With server tools it is the server's answer: take the
+  // persona it hands to and a finished quiz's score from it (the page sent none itself).
+  onFunctionCallOutput(item) {
+    if (!this.serverTools) return;
+    const output = parseJSON(item.output || "");
+    if (!output) return;
+    if (output.handoff_to) this.setPersona(output.handoff_to);
+    if (output.quiz_finished) {
+      this.view.showNotice(`Oral quiz finished: ${output.score}/${output.max_score}. Your grade is saved.`);
+    }
   }
 
   // "Quiz me": the server starts an oral quiz and hands the conversation to the examiner.
