@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
 
@@ -71,3 +72,16 @@ async def call_end(
     if status not in CLOSED_STATUSES:
         hangups.hangup_cancel(ended.pk)
         await hangups.call_hang_up(ended)
+
+
+def learner_sessions_close(*, learner_id: int, reason: str = "deactivated") -> list[int]:
+    """End every open session of a learner who may no longer practise (deactivated), and hang
+    up their calls; the ids ended. Sync: run from the admin's save."""
+    ended = []
+    open_sessions = TutorSession.objects.filter(learner_id=learner_id).exclude(status__in=CLOSED_STATUSES)
+    for session in open_sessions:
+        was_open = session_end(session=session, reason=reason)
+        ended.append(was_open.pk)
+        if was_open.call_id:
+            async_to_sync(hangups.call_hang_up)(was_open)
+    return ended

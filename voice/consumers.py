@@ -17,8 +17,10 @@ from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from tutor.models import TutorSession
 from voice import calls, guardrail, hangups
 from voice.items import conversation_item_save, db_retrying
+from voice.metering import CLOSED_STATUSES
 from voice.protocol import (
     ACK,
     CLOSE_NOT_FOUND,
@@ -128,6 +130,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(invalid_reply(problem))
             return
         try:
+            if self._needs_open_session(message) and not await self._session_open():
+                await self._refuse_closed(message)
+                return
             if isinstance(message, ItemMessage):
                 await self._item_save(message)
             elif isinstance(message, CallMessage):
@@ -144,6 +149,37 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             logger.exception("Conversation socket of session %s failed", self.session.pk)
             item_id = message.item_id if isinstance(message, ItemMessage) else None
             await self._error("server_error", "The server could not handle that; send it again later.", item_id=item_id)
+
+    @staticmethod
+    def _needs_open_session(message) -> bool:
+        """Tools, usage and guardrail checks only count while the session is open. Items too
+        when the sideband is on: the server saved what it saw on the call itself, and what a
+        page sends after the end is not evidence of anything (without the sideband, a page's
+        late items are the only copy of the transcript, so they are still taken)."""
+        if isinstance(message, (ToolMessage, UsageMessage, CheckMessage)):
+            return True
+        return isinstance(message, ItemMessage) and settings.REALTIME_SIDEBAND
+
+    async def _session_open(self) -> bool:
+        """Whether the session is still open and its learner still active (read afresh: the
+        session may have ended, or the learner been deactivated, in any process)."""
+        return await (
+            TutorSession.objects.filter(pk=self.session.pk, learner__is_active=True)
+            .exclude(status__in=CLOSED_STATUSES)
+            .aexists()
+        )
+
+    async def _refuse_closed(self, message) -> None:
+        if isinstance(message, ToolMessage):
+            output = json.dumps({"error": "the session has ended"})
+            await self.send_json({"type": TOOL_RESULT, "call_id": message.call_id, "output": output})
+            return
+        await self._error(
+            "session_ended",
+            "This session has ended; nothing more is saved on it.",
+            item_id=getattr(message, "item_id", None) if isinstance(message, ItemMessage) else None,
+            response_id=getattr(message, "response_id", None),
+        )
 
     async def _item_save(self, message: ItemMessage) -> None:
         # Idempotent, so a save interrupted by a database restart is simply run again. Not

@@ -46,8 +46,8 @@ export function isFinalClose(code) {
 }
 
 // `error` codes after which the server will never accept that item or usage record.
-export const ITEM_REFUSED = new Set(["invalid", "too_large"]);
-export const USAGE_REFUSED = new Set(["invalid", "too_large", "too_many"]);
+export const ITEM_REFUSED = new Set(["invalid", "too_large", "session_ended"]);
+export const USAGE_REFUSED = new Set(["invalid", "too_large", "too_many", "session_ended"]);
 
 // The key endpoint's refusals of a resume that mean the session is over: stop, don't retry.
 export const MINT_FINAL_CODES = new Set(["time_limit", "minutes_used", "session_ended", "not_found"]);

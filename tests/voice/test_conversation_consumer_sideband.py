@@ -78,3 +78,68 @@ async def _cookie(user):
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(session_cookie)(user)
+
+
+# --- A closed session, or a deactivated learner, refuses everything that counts ----------------
+
+
+async def _ended(session):
+    await TutorSession.objects.filter(pk=session.pk).aupdate(status="ended")
+
+
+async def test_after_the_end_tools_usage_and_checks_write_nothing(alice_session, alice):
+    async with open_socket(alice_session.pk, await _cookie(alice)) as communicator:
+        await _ended(alice_session)
+        tool = await ask(communicator, {"type": "tool", "call_id": "c1", "name": "record_word_practice",
+                                        "arguments": json.dumps({"word": "gato", "outcome": "correct"})})
+        usage = await ask(communicator, {"type": "usage", "response_id": "r1", "usage": {"input_tokens": 5}})
+        check = await ask(communicator, {"type": "check", "item_id": "i1", "text": "hola"})
+
+    assert "error" in json.loads(tool["output"])
+    assert (usage["code"], usage["response_id"]) == ("session_ended", "r1")
+    assert check["code"] == "session_ended"
+    assert not await Review.objects.aexists()
+    await alice_session.arefresh_from_db()
+    assert alice_session.usage == {}
+
+
+async def test_after_the_end_items_are_refused_with_the_sideband_on(sideband_on, alice_session, alice):
+    item = {"type": "item", "item": {"id": "item_late", "role": "user", "kind": "message", "text": "hola", "order": 0}}
+    async with open_socket(alice_session.pk, await _cookie(alice)) as communicator:
+        await _ended(alice_session)
+        reply = await ask(communicator, item)
+    assert (reply["code"], reply["item_id"]) == ("session_ended", "item_late")
+    from tutor.models import ConversationItem
+
+    assert not await ConversationItem.objects.aexists()
+
+
+async def test_a_deactivated_learners_socket_refuses_tools_at_once(alice_session, alice):
+    from asgiref.sync import sync_to_async
+
+    async with open_socket(alice_session.pk, await _cookie(alice)) as communicator:
+        alice.is_active = False
+        await sync_to_async(alice.save)()
+        tool = await ask(communicator, {"type": "tool", "call_id": "c1", "name": "record_word_practice",
+                                        "arguments": json.dumps({"word": "gato", "outcome": "correct"})})
+    assert "error" in json.loads(tool["output"])
+    assert not await Review.objects.aexists()
+
+
+def test_deactivating_a_learner_ends_their_live_sessions_and_hangs_up(alice, monkeypatch):
+    hung_up = []
+
+    async def hang_up(session, **kwargs):
+        hung_up.append(session.call_id)
+        return True
+
+    monkeypatch.setattr("voice.hangups.call_hang_up", hang_up)
+    live = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="", status="live", call_id="rtc_a")
+    done = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="", status="ended", call_id="rtc_b")
+    alice.is_active = False
+    alice.save()
+
+    live.refresh_from_db()
+    done.refresh_from_db()
+    assert (live.status, live.end_reason) == ("ended", "deactivated")
+    assert done.end_reason == "" and hung_up == ["rtc_a"]
