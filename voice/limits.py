@@ -80,8 +80,25 @@ def seconds_used(sessions: list[TutorSession], *, now: dt.datetime) -> float:
 
 
 def seconds_left(learner, sessions: list[TutorSession], *, now: dt.datetime) -> float:
-    """Seconds of today's allowance ``learner`` has left after ``sessions`` (zero or more)."""
-    return max(0.0, learner.daily_voice_minutes * 60 - seconds_used(sessions, now=now))
+    """Seconds of today's allowance ``learner`` has left after ``sessions`` (zero or more).
+
+    ``shared_seconds_left`` also takes off what the other open sessions may still use."""
+    left = learner.daily_voice_minutes * 60 - seconds_used(sessions, now=now)
+    return max(0.0, left)
+
+
+def shared_seconds_left(
+    learner, sessions: list[TutorSession], *, now: dt.datetime, for_session: TutorSession | None
+) -> float:
+    """``seconds_left`` less what the learner's other open sessions may still use (up to their
+    hang-up times): the time ``for_session`` (None: a new session) may have."""
+    others = [
+        session
+        for session in open_sessions(sessions, now=now)
+        if for_session is None or session.pk != for_session.pk
+    ]
+    reserved = sum(max(0.0, (session_cutoff(session) - now).total_seconds()) for session in others)
+    return max(0.0, seconds_left(learner, sessions, now=now) - reserved)
 
 
 def voice_seconds_left(*, learner, now: dt.datetime) -> float:
@@ -149,8 +166,7 @@ def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = No
     if session is not None and session.hangup_at is not None and session.hangup_at <= now:
         raise LimitReached(limit_message(session=session), 403, TIME_LIMIT)
     sessions = limit_sessions(learner=learner, now=now)
-    left = seconds_left(learner, sessions, now=now)
-    if left <= 0:
+    if seconds_left(learner, sessions, now=now) <= 0:
         raise LimitReached(daily_limit_message(learner), 403, "minutes_used")
     if session is None:
         live = open_sessions(sessions, now=now)
@@ -162,6 +178,11 @@ def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = No
                 "session_live",
                 session_id=max(still_open, key=lambda s: s.minted_at).pk if still_open else None,
             )
+    # Concurrent sessions share the day: what the others may still use is not this one's.
+    # (Under a second is nothing: the sum of what was granted rounds to the day's minutes.)
+    left = shared_seconds_left(learner, sessions, now=now, for_session=session)
+    if left < 1:
+        raise LimitReached(daily_limit_message(learner), 403, "minutes_used")
     return left
 
 
@@ -179,5 +200,6 @@ def mint_events_prune(*, now: dt.datetime) -> int:
 
 def call_deadline(*, session: TutorSession, now: dt.datetime) -> dt.datetime:
     """When the server hangs up ``session``'s call: the day's minutes or the length cap."""
-    left = voice_seconds_left(learner=session.learner, now=now)
+    sessions = limit_sessions(learner=session.learner, now=now)
+    left = shared_seconds_left(session.learner, sessions, now=now, for_session=session)
     return deadline(minted_at=session.minted_at, now=now, seconds_left=left)

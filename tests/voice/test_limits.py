@@ -194,11 +194,15 @@ def test_ended_sessions_are_not_live(alice):
     assert reserved(alice).hangup_at == NOW + 16 * MIN
 
 
-def test_more_live_sessions_can_be_allowed(alice, settings):
+def test_more_live_sessions_can_be_allowed_and_share_the_day(alice, settings):
+    settings.TUTOR_MAX_LIVE_SESSIONS = 3
+    session(alice, connected=NOW - 5 * MIN, hangup=NOW + 5 * MIN)
+    # 15 minutes of the day are left, 5 of them the open session may still use.
+    assert mint_allowed(learner=alice, now=NOW) == 10 * 60
+    session(alice, connected=NOW - 1 * MIN, hangup=NOW + 9 * MIN)
+    # 14 left, 5 + 9 spoken for: nothing is left for a third session at once.
+    assert refusal(learner=alice, now=NOW).code == "minutes_used"
     settings.TUTOR_MAX_LIVE_SESSIONS = 2
-    session(alice, connected=NOW - 5 * MIN, hangup=NOW + 25 * MIN)
-    assert mint_allowed(learner=alice, now=NOW) == 15 * 60
-    session(alice, connected=NOW - 4 * MIN, hangup=NOW + 26 * MIN)
     assert "2 sessions open" in refusal(learner=alice, now=NOW).message
 
 

@@ -55,8 +55,24 @@ def test_thirty_parallel_mints_make_one_session(alice, settings):
 def test_thirty_parallel_mints_take_no_more_than_the_rate_allows(alice, settings):
     settings.TUTOR_MINTS_PER_MINUTE = 5
     settings.TUTOR_MAX_LIVE_SESSIONS = PARALLEL  # only the rate limit stands in the way
+    settings.TUTOR_MAX_SESSION_MINUTES = 1  # and the day's 20 minutes, shared a minute each
     outcomes = _race(alice, PARALLEL)
 
     assert sum(isinstance(outcome, TutorSession) for outcome in outcomes) == 5
     assert outcomes.count("rate_limited") == PARALLEL - 5
     assert MintEvent.objects.filter(learner=alice).count() == 5
+
+
+def test_concurrent_sessions_share_the_days_minutes_under_a_race(alice, settings):
+    """The issue's reproduction: each parallel session got its own full allowance (76 minutes
+    granted against 20). Now the hang-up times granted add up to at most the day's minutes."""
+    settings.TUTOR_MINTS_PER_MINUTE = PARALLEL
+    settings.TUTOR_MAX_LIVE_SESSIONS = PARALLEL
+    settings.TUTOR_MAX_SESSION_MINUTES = 8
+    outcomes = _race(alice, PARALLEL)
+
+    sessions = list(TutorSession.objects.filter(learner=alice))
+    granted = sum((s.hangup_at - s.minted_at).total_seconds() for s in sessions)
+    assert len(sessions) == 3  # 8 + 8 + 4 minutes
+    assert granted <= alice.daily_voice_minutes * 60 + 1
+    assert outcomes.count("minutes_used") == PARALLEL - 3

@@ -256,6 +256,8 @@ def alice_cookies(transactional_db, alice):
 @pytest.mark.django_db(transaction=True)
 async def test_slow_upstream_calls_do_not_hold_up_other_requests(alice_cookies, upstream, settings):
     settings.TUTOR_MAX_LIVE_SESSIONS = 4
+    settings.TUTOR_MAX_SESSION_MINUTES = 1  # concurrent sessions share the day: each takes a minute
+
     async def slow(request):
         await asyncio.sleep(0.5)
         return httpx.Response(200, json=GOOD)
@@ -290,6 +292,7 @@ def live_session(learner, **fields):
 
 def test_the_sixth_mint_in_a_minute_is_refused_with_429(alice_client, alice, upstream, settings):
     settings.TUTOR_MAX_LIVE_SESSIONS = 10
+    settings.TUTOR_MAX_SESSION_MINUTES = 1  # concurrent sessions share the day: each takes a minute
     assert [post(alice_client).status_code for _ in range(5)] == [200] * 5
 
     response = post(alice_client)
