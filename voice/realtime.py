@@ -46,18 +46,39 @@ class ClientSecret:
 class Upstream:
     base_url: str
     api_key: str = field(repr=False)
+    # Where the browser POSTs its SDP offer: the API's own URL, or for the stand-in on this
+    # server a path, which the page resolves against the address it loaded the page from.
+    browser_calls_url: str = ""
 
     @property
     def calls_url(self) -> str:
-        return f"{self.base_url}/realtime/calls"
+        return self.browser_calls_url or f"{self.base_url}/realtime/calls"
+
+
+def _own_address(request) -> str:
+    """This server as the server itself reaches it: the address daphne is listening on (the
+    ASGI scope's ``server``), never the request's Host header, which the client chooses."""
+    scope = getattr(request, "scope", None) or {}
+    host, port = (scope.get("server") or (None, None))[:2]
+    if host and port:
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}" + ("" if port == 80 else f":{port}")
+    # No listening address (a unix socket, or Django's test client): the validated host.
+    return f"http://{request.get_host()}"
 
 
 def upstream_for(request) -> Upstream:
-    """Where to mint, and with which key: the stand-in on this server, or the configured API."""
+    """Where to mint, and with which key: the stand-in on this server, or the configured API.
+
+    Every URL the server sends its key to comes from settings or from its own listening
+    address: a forged ``Host`` header cannot send the key or the learner's instructions
+    elsewhere.
+    """
     if not settings.REALTIME_BASE_URL:
         return Upstream(
-            base_url=request.build_absolute_uri(STANDIN_PATH).rstrip("/"),
+            base_url=_own_address(request) + STANDIN_PATH,
             api_key=settings.STANDIN_API_KEY,
+            browser_calls_url=f"{STANDIN_PATH}/realtime/calls",
         )
     api_key = settings.OPENAI_API_KEY or settings.STANDIN_API_KEY
     if not api_key:

@@ -232,6 +232,8 @@ def session_sideband_joined(*, session_id: int, now: dt.datetime) -> None:
     TutorSession.objects.filter(pk=session_id, sideband_joined_at__isnull=True).update(
         sideband_joined_at=now
     )
+    # From now on speech is measured: a session where the learner only types speaks 0 s.
+    TutorSession.objects.filter(pk=session_id, speaking_seconds__isnull=True).update(speaking_seconds=0.0)
 
 
 @transaction.atomic

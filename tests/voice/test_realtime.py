@@ -159,8 +159,16 @@ def test_it_uses_the_standin_on_this_server_by_default(settings):
 
     assert upstream.base_url == "http://localhost:8000/standin/v1"
     assert upstream.api_key == "sk-standin-test"
-    assert upstream.calls_url == "http://localhost:8000/standin/v1/realtime/calls"
+    assert upstream.calls_url == "/standin/v1/realtime/calls"  # the page's own origin
     assert "sk-standin-test" not in repr(upstream)
+
+
+def test_a_forged_host_header_does_not_choose_where_the_key_goes(settings):
+    settings.REALTIME_BASE_URL = ""
+    request = RequestFactory().post("/tutor/token/", HTTP_HOST="127.0.0.1:8290")
+    request.scope = {"type": "http", "server": ("127.0.0.1", 8123)}  # what daphne listens on
+
+    assert upstream_for(request).base_url == "http://127.0.0.1:8123/standin/v1"
 
 
 def test_it_uses_the_configured_api_with_the_openai_key(settings):

@@ -58,7 +58,7 @@ def test_it_mints_a_key_and_starts_a_session(alice_client, alice, alice_words, u
         "expires_at": 1767225600,
         "expires_in": 0,  # that moment has passed
         "session_id": session.pk,
-        "calls_url": "http://testserver/standin/v1/realtime/calls",
+        "calls_url": "/standin/v1/realtime/calls",
         "model": settings.REALTIME_MODEL,
         "voice": settings.REALTIME_VOICE,
         "socket_url": f"/ws/tutor/sessions/{session.pk}/",
