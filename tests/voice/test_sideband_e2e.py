@@ -135,3 +135,92 @@ async def test_a_false_call_id_is_charged_to_the_hang_up_time(server, learner):
         assert again.status_code == 403 and again.json()["error"]["code"] == "session_live"
     finally:
         await client.aclose()
+
+
+# --- A killed holder is replaced ---------------------------------------------------------------
+
+
+class Worker:
+    """``manage.py run_sideband`` in a subprocess, on the test database."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        import os
+        import subprocess
+        import sys
+        import tempfile
+
+        from tests.support.daphne import REPO, database_url_for_tests
+
+        self.log = tempfile.NamedTemporaryFile(prefix="sideband-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "run_sideband"],
+            cwd=REPO,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "DATABASE_URL": database_url_for_tests(), **env},
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        import signal
+
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+async def test_a_killed_sideband_holder_is_replaced_and_no_call_runs_twice(learner):
+    env = {
+        "REALTIME_SIDEBAND": "on", "SIDEBAND_IN_PROCESS": "off",
+        "SIDEBAND_LEASE_SECONDS": "3", "SIDEBAND_CLAIM_SECONDS": "0.3",
+    }
+    with daphne_running(env=env) as server:
+        workers = [Worker(env), Worker(env)]
+        client = await signed_in(server.base_url)
+        caller = RealtimeCaller(audio=False)
+        try:
+            grant = (await client.post("/tutor/token/", headers={"X-CSRFToken": client.cookies["csrftoken"]})).json()
+            answer = await client.post(
+                grant["calls_url"], content=await caller.offer(),
+                headers={"Authorization": f"Bearer {grant['client_secret']}", "Content-Type": "application/sdp"},
+            )
+            call_id = answer.headers["location"].rsplit("/", 1)[-1]
+            await caller.accept(answer.text)
+            cookies = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+            async with websockets.connect(
+                server.base_url.replace("http", "ws") + grant["socket_url"],
+                additional_headers={"Cookie": cookies, "Origin": server.base_url},
+            ) as socket:
+                await socket.send(json.dumps({"type": "call", "call_id": call_id}))
+                await socket.recv()
+                first = await wait_until(lambda: CallLease.objects.filter(call_id=call_id).exclude(holder="").values_list("holder", flat=True).first())
+
+                async def say(word: str, reviews: int) -> None:
+                    mark = len(caller.events)
+                    caller.send({"type": "conversation.item.create", "item": {
+                        "type": "message", "role": "user", "content": [{"type": "input_text", "text": word}]}})
+                    caller.send({"type": "response.create"})
+                    await caller.wait_for("conversation.item.added", lambda e: e["item"]["type"] == "function_call_output", after=mark, timeout=20)
+                    await wait_until(lambda: Review.objects.filter(session_id=grant["session_id"]).count() == reviews)
+
+                await say("gato", 1)
+                holder_pid = int(first.split(":")[1])
+                (holder,) = [w for w in workers if w.process.pid == holder_pid]
+                started = asyncio.get_running_loop().time()
+                holder.kill()
+                second = await wait_until(
+                    lambda: CallLease.objects.filter(call_id=call_id).exclude(holder__in=["", first]).values_list("holder", flat=True).first(),
+                    timeout=15,
+                )
+                assert asyncio.get_running_loop().time() - started < 15
+                assert second != first
+                await asyncio.sleep(1)  # the new holder joins the call
+                await say("perro", 2)
+            assert await ToolCall.objects.filter(session_id=grant["session_id"]).acount() == 2
+        finally:
+            for worker in workers:
+                worker.stop()
+            await caller.close()
+            await client.aclose()
