@@ -4,7 +4,7 @@
   It gets ``session.created`` (the session as it is now), then every server event of the call,
   the same as the call's ``oai-events`` data channel and in the same order; its client events are
   handled as if they came over the data channel. Any number may attach; when the call ends they
-  close (1000; 1001 when the server shuts down).
+  close (1000).
 - ``?model=…`` with the server key, or an ``ek_`` key (any ``model``): a **whole session** over
   the socket. ``input_audio_buffer.append`` feeds the VAD and transcription; the tutor's audio
   comes back as ``response.output_audio.delta``.
@@ -13,10 +13,11 @@ The key is the ``Authorization: Bearer`` header or, as browsers send it, the sub
 ``realtime`` + ``openai-insecure-api-key.<key>`` (``realtime`` is then the accepted subprotocol).
 
 Refusals are answered the way the API was observed to: the handshake is accepted, an ``error``
-event follows and the socket closes — 3000 with ``invalid_api_key``; 1008 with
+event follows and the socket closes — 3000 with ``invalid_api_key``; 4004 with
 ``call_id_not_found`` for an unknown call (OpenAI answers that one with an HTTP 404 on the
-upgrade, which daphne cannot send: it refuses an upgrade only with 403), with ``missing_required_parameter``
-or ``invalid_value`` for a bad ``model``. Bad frames get an ``error`` event and the socket stays open.
+upgrade, which daphne cannot send: it refuses an upgrade only with 403); 4000 with
+``missing_required_parameter`` or ``invalid_value`` for a bad ``model``. Bad frames get an
+``error`` event and the socket stays open.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ logger = logging.getLogger(__name__)
 
 PATH = "/standin/v1/realtime"
 SUBPROTOCOL = "realtime"
-CLOSE_POLICY = 1008
-CLOSE_UNAUTHORIZED = 3000
+# A server may close only with 1000 or 3000-4999 (RFC 6455 §7.4.2; autobahn, under daphne, enforces it).
+CLOSE_UNAUTHORIZED = 3000  # IANA "Unauthorized": what OpenAI closes a bad key's socket with
+CLOSE_NOT_FOUND = 4004  # no such call
+CLOSE_BAD_REQUEST = 4000  # a missing or unknown model
 
 
 def _error_event(message: str, *, code: str, param: str | None = None) -> dict[str, Any]:
@@ -80,7 +83,9 @@ class RealtimeSocket(AsyncWebsocketConsumer):
             # call_id_not_found (reported since 2026-09); the server key is the one to use.
         rtc = CALLS.get(call_id) if auth.is_server_key(key) else None
         if rtc is None:
-            self._refuse("No session found for the provided call_id", code="call_id_not_found", param="call_id")
+            self._refuse(
+                "No session found for the provided call_id", code="call_id_not_found", param="call_id", close=CLOSE_NOT_FOUND
+            )
             return
         self.rtc = rtc
         rtc.attach(self)
@@ -122,19 +127,25 @@ class RealtimeSocket(AsyncWebsocketConsumer):
     def _send_event(self, event: dict[str, Any]) -> None:
         self.deliver(json.dumps(event, ensure_ascii=False))
 
-    def _refuse(self, message: str, *, code: str, param: str | None = None, close: int = CLOSE_POLICY) -> None:
+    def _refuse(self, message: str, *, code: str, param: str | None = None, close: int = CLOSE_BAD_REQUEST) -> None:
         self.deliver(json.dumps(_error_event(message, code=code, param=param)))
         self._closing = True
         self._outbox.put_nowait((close, f"invalid_request_error.{code}"))
 
     async def _write(self) -> None:
-        while True:
-            item = await self._outbox.get()
-            if isinstance(item, tuple):
-                code, reason = item
-                await self.close(code=code, reason=reason)
-                return
-            await self.send(text_data=item)
+        try:
+            while True:
+                item = await self._outbox.get()
+                if isinstance(item, tuple):
+                    code, reason = item
+                    await self.close(code=code, reason=reason)
+                    return
+                await self.send(text_data=item)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("the stand-in socket could not send")
+            await self.close(code=1000)
 
     # --- receiving ----------------------------------------------------------------------------
 

@@ -44,7 +44,6 @@ CALLS: dict[str, "RealtimeCall"] = {}
 
 
 CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
 
 
 class Sideband(Protocol):
@@ -240,7 +239,7 @@ class RealtimeCall:
         await self.call.close()
         sidebands, self.sidebands = self.sidebands, set()
         for sideband in sidebands:
-            sideband.call_ended(CLOSE_GOING_AWAY if reason == "server shutdown" else CLOSE_NORMAL)
+            sideband.call_ended(CLOSE_NORMAL)
         current = asyncio.current_task()
         for task in list(self._tasks):
             if task is not current:
