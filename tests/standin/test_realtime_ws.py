@@ -138,6 +138,9 @@ async def test_a_sideband_answers_the_tutors_function_call_and_the_tutor_goes_on
         assert "'perro'" in answer["text"]
         added = await caller.wait_for("conversation.item.added", lambda e: e["item"]["type"] == "function_call_output")
         assert added["item"]["call_id"] == call["item"]["call_id"]
+        # the sideband saw the answer too (read it all: unread frames would hold up its close)
+        assert (await band.until("response.output_text.done", lambda e: True))["text"] == answer["text"]
+        await band.until("response.done", lambda e: e["response"]["id"] == answer["response_id"])
         await band.connection.close()
     finally:
         await caller.close()
@@ -201,10 +204,14 @@ async def test_the_tutors_audio_starts_playing_before_response_done(daphne_serve
     try:
         mark = len(caller.events)
         caller.send({"type": "response.create"})
-        await caller.wait_for("output_audio_buffer.stopped", after=mark, timeout=30)
+        done = await caller.wait_for("response.done", after=mark)
 
         types = caller.types()[mark:]
+        assert "output_audio_buffer.started" in types  # already playing when the response is done
         assert types.index("output_audio_buffer.started") < types.index("response.done")
+        assert "output_audio_buffer.stopped" not in types  # and still playing: the greeting lasts seconds
+        started = next(e for e in caller.events[mark:] if e["type"] == "output_audio_buffer.started")
+        assert started["response_id"] == done["response"]["id"]
         parts = [e["part"]["type"] for e in caller.events[mark:] if e["type"].startswith("response.content_part.")]
         assert parts == ["audio", "audio"]
     finally:
@@ -326,3 +333,12 @@ async def test_a_socket_session_is_refused_with_an_error_then_a_close(daphne_ser
             await asyncio.wait_for(socket.recv(), TIMEOUT)
     assert error["type"] == "error" and error["error"]["code"] == error_code
     assert closed.value.rcvd.code == code
+
+
+@pytest.mark.parametrize("origin", [None, "http://evil.example"])
+async def test_the_apps_own_socket_stays_behind_the_origin_validator_with_the_standin_mounted(daphne_server, origin):
+    url = f"ws://127.0.0.1:{daphne_server.port}/ws/tutor/sessions/1/"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(url, origin=origin):
+            pass
+    assert refused.value.response.status_code == 403
