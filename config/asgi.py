@@ -1,4 +1,9 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+
+The app's own sockets pass the origin validator and session auth. The Realtime stand-in's
+``/standin/v1/realtime`` socket, when ``REALTIME_STANDIN`` mounts it, is routed before them: an
+API client sends no Origin and no cookie, and authenticates with a bearer key.
+"""
 
 import os
 
@@ -11,18 +16,18 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from voice.routing import websocket_urlpatterns  # noqa: E402
 from voice.sideband import sideband_loop_start  # noqa: E402
 
-router = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
-    }
-)
+websockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+if settings.REALTIME_STANDIN:
+    from standin.realtime_ws import standin_websockets  # noqa: E402
+
+    websockets = standin_websockets(websockets)
+
+router = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websockets})
 
 
 async def application(scope, receive, send):

@@ -213,6 +213,9 @@ SESSION_COOKIE_HTTPONLY = True
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 REALTIME_STANDIN = env_bool("REALTIME_STANDIN", (not OPENAI_API_KEY) and DEBUG)
 STANDIN_API_KEY = env_str("STANDIN_API_KEY", "sk-standin")
+# The stand-in holds the learner's transcript back until the tutor's reply has started, as the
+# real API's asynchronous transcription often does (standin/README.md).
+STANDIN_TRANSCRIPT_AFTER_REPLY = env_bool("STANDIN_TRANSCRIPT_AFTER_REPLY", False)
 # Empty means "the stand-in mounted on this very server": resolved per request.
 REALTIME_BASE_URL = env_url(
     "REALTIME_BASE_URL",

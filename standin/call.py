@@ -1,9 +1,15 @@
 """The state of one Realtime call and its event protocol, without any WebRTC.
 
-A ``Call`` takes client events (the JSON text of the ``oai-events`` data channel) with
-:meth:`Call.receive` and the learner's audio (16 kHz mono int16 PCM) with :meth:`Call.feed_audio`,
-and sends server events (dicts) through its ``send`` callback. The assistant's audio goes to
-``call.output`` (an :class:`~standin.speech.AudioOutput`), which the WebRTC track reads.
+A ``Call`` takes client events (JSON text, from the ``oai-events`` data channel, a sideband or a
+WebSocket session) with :meth:`Call.receive` and the learner's audio (16 kHz mono int16 PCM) with
+:meth:`Call.feed_audio`, and sends server events (dicts) through its ``send`` callback. The
+assistant's audio goes, piece by piece while the response is generated, to ``call.output``, a sink
+that depends on the transport:
+
+- ``"webrtc"``: an :class:`~standin.speech.AudioOutput` the WebRTC track reads in real time; it
+  reports ``output_audio_buffer.started``/``.stopped``;
+- ``"websocket"``: :class:`DeltaAudio`, which sends ``response.output_audio.delta`` events in the
+  session's output format; this transport also takes ``input_audio_buffer.append``.
 
 Event names and shapes are those of the GA Realtime API. Token counts in ``usage`` are estimates
 (about four characters of text, or a tenth of a second of audio, per token).
@@ -12,6 +18,8 @@ Event names and shapes are those of the GA Realtime API. Token counts in ``usage
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import copy
 import json
 import logging
@@ -27,6 +35,7 @@ from standin.vad import SAMPLE_RATE, EnergyVAD, SpeechStarted, SpeechStopped
 logger = logging.getLogger(__name__)
 
 MAX_EVENT_BYTES = 256 * 1024
+MAX_SOCKET_EVENT_BYTES = 21 * 1024 * 1024  # input_audio_buffer.append: up to 15 MiB of audio, base64
 MAX_BUFFER_MS = 60_000
 MIN_COMMIT_MS = 100
 RECOGNITION_WAIT_S = 5.0
@@ -43,6 +52,8 @@ CLIENT_EVENTS = (
     "input_audio_buffer.clear",
     "output_audio_buffer.clear",
 )
+SOCKET_EVENTS = (*CLIENT_EVENTS, "input_audio_buffer.append")
+TRANSPORTS = ("webrtc", "websocket")
 
 Transcribe = Callable[[bytes, list[str]], str]
 Synthesize = Callable[..., Awaitable[bytes]]
@@ -92,6 +103,46 @@ def _chunks(text: str, size: int) -> list[str]:
     return pieces or [""]
 
 
+def _rate(audio_format: dict) -> int:
+    return 8000 if audio_format.get("type") in ("audio/pcmu", "audio/pcma") else int(audio_format.get("rate", 24000))
+
+
+def _split(pcm: bytes, count: int) -> list[bytes]:
+    """``pcm`` in ``count`` consecutive pieces of about equal length, on sample boundaries."""
+    samples = len(pcm) // 2
+    bounds = [samples * index // count * 2 for index in range(count + 1)]
+    return [pcm[bounds[index] : bounds[index + 1]] for index in range(count)]
+
+
+class DeltaAudio:
+    """The WebSocket transport's sink: each piece of the tutor's audio is a ``response.output_audio.delta``.
+
+    The session's ``audio.output.format`` is read at each write: ``audio/pcm`` (24 kHz PCM16) or
+    8 kHz G.711 (``audio/pcmu``, ``audio/pcma``). There is no playback on the server side, so
+    ``clear`` has nothing to stop and no ``output_audio_buffer.*`` events are sent.
+    """
+
+    def __init__(self, call: "Call") -> None:
+        self._call = call
+
+    @property
+    def rate(self) -> int:
+        return _rate(self._call.session["audio"]["output"]["format"])
+
+    @property
+    def playing(self) -> None:
+        return None
+
+    def write(self, response_id: str, where: dict, pcm: bytes) -> None:
+        audio_format = self._call.session["audio"]["output"]["format"]
+        if audio_format.get("type") in ("audio/pcmu", "audio/pcma"):
+            pcm = speech.g711_encode(pcm, audio_format["type"])
+        self._call.emit("response.output_audio.delta", **where, delta=base64.b64encode(pcm).decode("ascii"))
+
+    def clear(self) -> None:
+        return None
+
+
 class _Response:
     def __init__(self, response_id: str, *, conversation: bool, modalities: list[str], metadata: Any) -> None:
         self.id = response_id
@@ -120,13 +171,27 @@ class Call:
         transcribe: Transcribe = _default_transcribe,
         synthesize: Synthesize = speech.synthesize,
         pace: float = 0.02,
+        transport: str = "webrtc",
+        transcript_after_reply: bool = False,
     ) -> None:
+        if transport not in TRANSPORTS:
+            raise ValueError(f"unknown transport {transport!r}")
         self.call_id = call_id
         self.session = copy.deepcopy(session)
         self.conversation_id = config.new_id("conv")
         self.items: list[dict[str, Any]] = []
-        self.output = speech.AudioOutput(on_started=self._audio_started, on_stopped=self._audio_stopped)
+        self.transport = transport
+        self.output: speech.AudioOutput | DeltaAudio = (
+            speech.AudioOutput(on_started=self._audio_started, on_stopped=self._audio_stopped)
+            if transport == "webrtc"
+            else DeltaAudio(self)
+        )
         self.closed = False
+        # The learner's transcript is held back until the reply under way has started, as the
+        # real API's asynchronous transcription often does (STANDIN_TRANSCRIPT_AFTER_REPLY).
+        self._transcript_after_reply = transcript_after_reply
+        self._held_transcripts: list[Callable[[], None]] = []
+        self._input_resampler: speech.StreamResampler | None = None
         self._send = send
         self._transcribe = transcribe
         self._synthesize = synthesize
@@ -189,8 +254,12 @@ class Call:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """The data channel is open: announce the session."""
+        """The data channel (or the socket) is open: announce the session."""
         self.emit("session.created", session=copy.deepcopy(self.session))
+
+    def session_created(self) -> dict[str, Any]:
+        """A ``session.created`` event with the session as it is now, for one connection that joins."""
+        return {"type": "session.created", "event_id": config.new_id("event"), "session": copy.deepcopy(self.session)}
 
     async def settled(self) -> None:
         """Wait until the responses and transcriptions under way have finished."""
@@ -214,10 +283,9 @@ class Call:
         if isinstance(message, (bytes, bytearray)):
             self.error("Binary messages are not supported; send JSON text.", code="invalid_event")
             return
-        if len(message.encode("utf-8", "surrogatepass")) > MAX_EVENT_BYTES:
-            self.error(
-                f"Message too large: events are limited to {MAX_EVENT_BYTES} bytes.", code="message_too_large"
-            )
+        limit = MAX_EVENT_BYTES if self.transport == "webrtc" else MAX_SOCKET_EVENT_BYTES
+        if len(message.encode("utf-8", "surrogatepass")) > limit:
+            self.error(f"Message too large: events are limited to {limit} bytes.", code="message_too_large")
             return
         try:
             event = json.loads(message)
@@ -237,8 +305,9 @@ class Call:
                 "Missing required parameter: 'type'.", code="missing_required_parameter", param="type", event_id=event_id
             )
             return
-        if event_type not in CLIENT_EVENTS:
-            supported = ", ".join(f"'{name}'" for name in CLIENT_EVENTS)
+        accepted = CLIENT_EVENTS if self.transport == "webrtc" else SOCKET_EVENTS
+        if event_type not in accepted:
+            supported = ", ".join(f"'{name}'" for name in accepted)
             self.error(
                 f"Invalid value: {event_type!r}. Supported values are: {supported}.",
                 code="invalid_value",
@@ -426,7 +495,29 @@ class Call:
         self._configure_vad()
         self.emit("input_audio_buffer.cleared")
 
+    def _on_input_audio_buffer_append(self, event: dict) -> None:
+        audio = self._require(event, "audio")
+        if not isinstance(audio, str):
+            raise InvalidRequest("Invalid type for 'audio': expected a base64 string.", param="audio", code="invalid_type")
+        try:
+            data = base64.b64decode(audio, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequest("Invalid 'audio': not valid base64.", param="audio") from None
+        audio_format = self.session["audio"]["input"]["format"]
+        if audio_format.get("type") in ("audio/pcmu", "audio/pcma"):
+            data = speech.g711_decode(data, audio_format["type"])
+        rate = _rate(audio_format)
+        if self._input_resampler is None or self._input_resampler.from_rate != rate:
+            self._input_resampler = speech.StreamResampler(rate, SAMPLE_RATE)
+        self.feed_audio(self._input_resampler.feed(data))
+
     def _on_output_audio_buffer_clear(self, event: dict) -> None:
+        if self.transport != "webrtc":
+            raise InvalidRequest(
+                "output_audio_buffer.clear is only supported for WebRTC and SIP calls: over a WebSocket the "
+                "client plays the audio and stops it itself.",
+                param="type",
+            )
         playing = self.output.clear()
         self.emit("output_audio_buffer.cleared", response_id=playing or self._last_response_id)
 
@@ -511,24 +602,37 @@ class Call:
         self._recognitions.pop(item_id, None)
         if transcription is None:
             return
-        if failure is not None:
+
+        def report() -> None:
+            if failure is not None:
+                self.emit(
+                    "conversation.item.input_audio_transcription.failed",
+                    item_id=item_id,
+                    content_index=0,
+                    error={"type": "transcription_error", "code": "audio_unintelligible", "message": str(failure), "param": None},
+                )
+                return
             self.emit(
-                "conversation.item.input_audio_transcription.failed",
+                "conversation.item.input_audio_transcription.delta", item_id=item_id, content_index=0, delta=transcript
+            )
+            self.emit(
+                "conversation.item.input_audio_transcription.completed",
                 item_id=item_id,
                 content_index=0,
-                error={"type": "transcription_error", "code": "audio_unintelligible", "message": str(failure), "param": None},
+                transcript=transcript,
+                usage={"type": "duration", "seconds": round(seconds, 1)},
             )
-            return
-        self.emit(
-            "conversation.item.input_audio_transcription.delta", item_id=item_id, content_index=0, delta=transcript
-        )
-        self.emit(
-            "conversation.item.input_audio_transcription.completed",
-            item_id=item_id,
-            content_index=0,
-            transcript=transcript,
-            usage={"type": "duration", "seconds": round(seconds, 1)},
-        )
+
+        if self._transcript_after_reply and self._response is not None:
+            self._held_transcripts.append(report)
+        else:
+            report()
+
+    def _release_transcripts(self) -> None:
+        """Send the transcripts held back until the reply had started."""
+        held, self._held_transcripts = self._held_transcripts, []
+        for report in held:
+            report()
 
     # --- output audio -------------------------------------------------------------------------
 
@@ -587,6 +691,7 @@ class Call:
         if self._response is response:
             self._response = None
         self.emit("response.done", response=self._response_object(response, status, details))
+        self._release_transcripts()
 
     def _response_cancel(self, reason: str) -> None:
         response = self._response
@@ -670,38 +775,39 @@ class Call:
         }
         output_index = self._output_item_add(response, item)
         where = {"response_id": response.id, "item_id": item["id"], "output_index": output_index, "content_index": 0}
-        part = {"type": "output_audio", "transcript": ""} if audio else {"type": "output_text", "text": ""}
-        self.emit("response.content_part.added", **where, part=dict(part))
-        synthesis = None
+        # Content parts in response.content_part.* are typed "audio"/"text" (the spec's
+        # RealtimeServerEventResponseContentPart*); the item's own content says output_audio/output_text.
+        self.emit("response.content_part.added", **where, part={"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""})
+        pieces = _chunks(text, 12)
+        audio_pieces: list[bytes] = []
         if audio:
             output = {**self.session["audio"]["output"], **overrides.get("audio", {}).get("output", {})}
-            synthesis = self._spawn(self._synthesize(text, voice=output["voice"], speed=output.get("speed", 1.0)))
+            pcm = await self._synthesize(text, voice=output["voice"], speed=output.get("speed", 1.0))
+            response.output_audio_tokens = math.ceil(len(pcm) / 2 / speech.OUTPUT_RATE * 10)
+            audio_pieces = _split(speech.resample(pcm, speech.OUTPUT_RATE, self.output.rate), len(pieces))
+            self._voice_locked = True
         delta_event = "response.output_audio_transcript.delta" if audio else "response.output_text.delta"
         sent = ""
-        for piece in _chunks(text, 12):
-            sent += piece
+        for index, piece in enumerate(pieces):
+            # The audio streams while the response is generated: with WebRTC the track starts
+            # playing (output_audio_buffer.started) long before response.done.
             if audio:
-                part["transcript"] = sent
-            else:
-                part["text"] = sent
-            item["content"] = [dict(part)]
+                self.output.write(response.id, where, audio_pieces[index])
+            sent += piece
+            part = {"type": "output_audio", "transcript": sent} if audio else {"type": "output_text", "text": sent}
+            item["content"] = [part]
             self.emit(delta_event, **where, delta=piece)
+            if index == 0:
+                self._release_transcripts()
             await asyncio.sleep(self._pace)
-        if synthesis is not None:
-            pcm = await synthesis
-            self._voice_locked = True
-            self.output.enqueue(response.id, pcm)
-            seconds = len(pcm) / 2 / speech.OUTPUT_RATE
-            response.output_audio_tokens = math.ceil(seconds * 10)
-            response.output_text_tokens = text_tokens(text)
+        response.output_text_tokens = text_tokens(text)
+        if audio:
             self.emit("response.output_audio.done", **where)
             self.emit("response.output_audio_transcript.done", **where, transcript=text)
         else:
-            response.output_text_tokens = text_tokens(text)
             self.emit("response.output_text.done", **where, text=text)
-        part = {"type": "output_audio", "transcript": text} if audio else {"type": "output_text", "text": text}
-        self.emit("response.content_part.done", **where, part=dict(part))
-        item["content"] = [part]
+        self.emit("response.content_part.done", **where, part={"type": "audio", "transcript": text} if audio else {"type": "text", "text": text})
+        item["content"] = [{"type": "output_audio", "transcript": text} if audio else {"type": "output_text", "text": text}]
         item["status"] = "completed"
         self._output_item_done(response, item)
 
@@ -721,6 +827,8 @@ class Call:
             piece = arguments[index : index + 16]
             item["arguments"] += piece
             self.emit("response.function_call_arguments.delta", **where, delta=piece)
+            if index == 0:
+                self._release_transcripts()
             await asyncio.sleep(self._pace)
         item["arguments"] = arguments
         response.output_text_tokens = text_tokens(arguments)

@@ -110,8 +110,52 @@ async def synthesize(text: str, *, voice: str | dict = "alloy", speed: float = 1
     return await asyncio.to_thread(resample, pcm, rate, OUTPUT_RATE)
 
 
+class StreamResampler:
+    """Resample a stream of mono int16 PCM piece by piece, keeping the filter state between pieces."""
+
+    def __init__(self, from_rate: int, to_rate: int) -> None:
+        self.from_rate = from_rate
+        self.to_rate = to_rate
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=to_rate)
+
+    def feed(self, pcm: bytes) -> bytes:
+        if self.from_rate == self.to_rate or len(pcm) < 2:
+            return pcm[: len(pcm) // 2 * 2]
+        frame = av.AudioFrame(format="s16", layout="mono", samples=len(pcm) // 2)
+        frame.planes[0].update(pcm[: (len(pcm) // 2) * 2])
+        frame.sample_rate = self.from_rate
+        return b"".join(bytes(piece.planes[0])[: piece.samples * 2] for piece in self._resampler.resample(frame))
+
+
+def g711_decode(data: bytes, law: str) -> bytes:
+    """8 kHz G.711 (``audio/pcmu`` or ``audio/pcma``) to 8 kHz int16 PCM."""
+    codec = _audioop()
+    return codec.ulaw2lin(data, 2) if law == "audio/pcmu" else codec.alaw2lin(data, 2)
+
+
+def g711_encode(pcm: bytes, law: str) -> bytes:
+    """8 kHz int16 PCM to G.711 (``audio/pcmu`` or ``audio/pcma``)."""
+    codec = _audioop()
+    return codec.lin2ulaw(pcm, 2) if law == "audio/pcmu" else codec.lin2alaw(pcm, 2)
+
+
+def _audioop():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioop
+    return audioop
+
+
 class AudioOutput:
-    """Queued assistant audio, read 20 ms at a time by the outbound track."""
+    """Queued assistant audio, read 20 ms at a time by the outbound track (the WebRTC transport's sink).
+
+    A sink takes the tutor's audio at ``rate`` with ``write`` while the response is generated and
+    drops what is left with ``clear``.
+    """
+
+    rate = OUTPUT_RATE
 
     def __init__(
         self,
@@ -130,8 +174,16 @@ class AudioOutput:
         return self._current
 
     def enqueue(self, response_id: str, pcm: bytes) -> None:
-        if pcm:
+        if not pcm:
+            return
+        if self._queue and self._queue[-1][0] == response_id:
+            self._queue[-1][1].extend(pcm)
+        else:
             self._queue.append((response_id, bytearray(pcm)))
+
+    def write(self, response_id: str, where: dict, pcm: bytes) -> None:
+        """A piece of a response's audio, as it is generated (``where`` locates it in the response)."""
+        self.enqueue(response_id, pcm)
 
     def clear(self) -> str | None:
         """Drop all queued audio; return the response that was playing."""

@@ -12,7 +12,6 @@ preflights for browsers on any origin.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import secrets
@@ -25,7 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from standin import config
+from standin import auth, config
 from standin.models import ClientSecret
 from standin.webrtc import BadOffer, RealtimeCall, call_hangup
 
@@ -68,43 +67,24 @@ def _api(view):
 
 
 def _bearer(request: HttpRequest) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        return None
-    return key.strip()
-
-
-def _is_server_key(key: str | None) -> bool:
-    return key is not None and hmac.compare_digest(key.encode(), settings.STANDIN_API_KEY.encode())
+    return auth.bearer(request.headers.get("Authorization", ""))
 
 
 def _unauthorized(key: str | None) -> JsonResponse:
-    if key is None:
-        return _error(
-            401,
-            "You didn't provide an API key. You need to provide your API key in an Authorization header using "
-            "Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-        )
-    shown = f"{key[:6]}…{key[-4:]}" if len(key) > 12 else "***"
-    return _error(401, f"Incorrect API key provided: {shown}.", code="invalid_api_key")
-
-
-def _defaults() -> config.Defaults:
-    return config.Defaults(model=settings.REALTIME_MODEL, voice=settings.REALTIME_VOICE)
+    return _error(401, auth.unauthorized_message(key), code=None if key is None else "invalid_api_key")
 
 
 @_api
 async def client_secrets(request: HttpRequest) -> HttpResponse:
     key = _bearer(request)
-    if not _is_server_key(key):
+    if not auth.is_server_key(key):
         return _unauthorized(key)
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
         return _error(400, "We could not parse the JSON body of your request.", code="invalid_json")
     try:
-        ttl, session = config.client_secret_request_parse(body, defaults=_defaults())
+        ttl, session = config.client_secret_request_parse(body, defaults=auth.defaults())
     except config.InvalidRequest as problem:
         return JsonResponse({"error": problem.as_error()}, status=400)
     now = timezone.now()
@@ -118,24 +98,10 @@ async def client_secrets(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"value": secret.value, "expires_at": int(expires_at.timestamp()), "session": session})
 
 
-async def _session_for(key: str | None) -> dict[str, Any] | None:
-    """The session a key opens: the default one for the server key, the minted one for an ek_ key."""
-    if _is_server_key(key):
-        return config.session_default(_defaults())
-    if key is None or not key.startswith("ek_"):
-        return None
-    secret = await ClientSecret.objects.filter(value=key, expires_at__gt=timezone.now()).afirst()
-    if secret is None:
-        return None
-    session = dict(secret.session)
-    session["id"] = config.new_id("sess")
-    return session
-
-
 @_api
 async def calls(request: HttpRequest) -> HttpResponse:
     key = _bearer(request)
-    session = await _session_for(key)
+    session = await auth.session_for(key)
     if session is None:
         return _unauthorized(key)
     content_type = request.content_type or ""
@@ -144,7 +110,7 @@ async def calls(request: HttpRequest) -> HttpResponse:
     if content_type == "application/sdp":
         sdp = request.body.decode("utf-8", "replace")
     elif content_type == "multipart/form-data":
-        if not _is_server_key(key):
+        if not auth.is_server_key(key):
             return _error(
                 401, "The multipart form of /realtime/calls needs the server API key.", code="invalid_api_key"
             )
@@ -155,7 +121,7 @@ async def calls(request: HttpRequest) -> HttpResponse:
         sdp = sdp_part
         if session_part:
             try:
-                session = config.session_create(json.loads(session_part), defaults=_defaults())
+                session = config.session_create(json.loads(session_part), defaults=auth.defaults())
             except config.InvalidRequest as problem:
                 return JsonResponse({"error": problem.as_error()}, status=400)
             except ValueError:
@@ -167,7 +133,7 @@ async def calls(request: HttpRequest) -> HttpResponse:
             "or a multipart/form-data form with 'sdp' and 'session' parts.",
             code="unsupported_content_type",
         )
-    call = RealtimeCall(session=session)
+    call = RealtimeCall(session=session, transcript_after_reply=settings.STANDIN_TRANSCRIPT_AFTER_REPLY)
     try:
         answer = await call.answer(sdp)
     except BadOffer as problem:
@@ -187,7 +153,7 @@ def _file_text(request: HttpRequest, name: str) -> str | None:
 @_api
 async def hangup(request: HttpRequest, call_id: str) -> HttpResponse:
     key = _bearer(request)
-    if not _is_server_key(key):
+    if not auth.is_server_key(key):
         return _unauthorized(key)
     if not await call_hangup(call_id):
         return _error(404, f"Call '{call_id}' not found.", code="call_not_found", param="call_id")

@@ -5,6 +5,9 @@
 - One outbound audio track that plays ``call.output`` (speech or silence) in 20 ms frames.
 - The inbound audio track, resampled to 16 kHz mono, feeds ``call.feed_audio`` (VAD, turns).
 - The ``oai-events`` data channel carries the JSON events both ways.
+- Sidebands (``GET /v1/realtime?call_id=…``, ``standin/realtime_ws.py``) attach to a live call:
+  each gets every server event the data channel gets, in the same order, and its client events
+  join the data channel's in one queue, so the call handles them exactly alike.
 
 Live calls are in-process objects in ``CALLS``. A call ends on hangup, when the peer goes away
 (data channel closed, connection failed or closed), when it does not connect within
@@ -21,7 +24,7 @@ import logging
 import re
 import sys
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -38,6 +41,19 @@ LOOPBACK = "127.0.0.1"
 EVENTS_CHANNEL = "oai-events"
 
 CALLS: dict[str, "RealtimeCall"] = {}
+
+
+CLOSE_NORMAL = 1000
+
+
+class Sideband(Protocol):
+    """A connection attached to a call that is not its peer: a server's control socket."""
+
+    def deliver(self, text: str) -> None:
+        """One server event, as JSON text; must not block."""
+
+    def call_ended(self, code: int) -> None:
+        """The call is over: close with this WebSocket close code."""
 
 
 class BadOffer(ValueError):
@@ -106,6 +122,7 @@ class RealtimeCall:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.call = Call(call_id=self.call_id, session=session, send=self._send, **call_options)
         self.channel = None
+        self.sidebands: set[Sideband] = set()
         self.ended = asyncio.Event()
         self._closing = False
         self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
@@ -165,8 +182,31 @@ class RealtimeCall:
             await self.close(f"connection {self.pc.connectionState}")
 
     def _send(self, event: dict[str, Any]) -> None:
+        text = json.dumps(event, ensure_ascii=False)
         if self.channel is not None and self.channel.readyState == "open":
-            self.channel.send(json.dumps(event, ensure_ascii=False))
+            self.channel.send(text)
+        for sideband in list(self.sidebands):
+            sideband.deliver(text)
+
+    # --- sidebands ----------------------------------------------------------------------------
+
+    def attach(self, sideband: Sideband) -> None:
+        """Join ``sideband`` to the call: a ``session.created`` with the session as it is now (as
+        any new connection gets first), then every event from here on."""
+        if self._closing:
+            sideband.call_ended(CLOSE_NORMAL)
+            return
+        if self.channel is not None:  # otherwise the call's own session.created is still to come
+            sideband.deliver(json.dumps(self.call.session_created(), ensure_ascii=False))
+        self.sidebands.add(sideband)
+
+    def detach(self, sideband: Sideband) -> None:
+        self.sidebands.discard(sideband)
+
+    def submit(self, message: str | bytes) -> None:
+        """A client event from a sideband, handled in turn with the data channel's."""
+        if not self._closing:
+            self._inbox.put_nowait(message)
 
     async def _events(self) -> None:
         while (message := await self._inbox.get()) is not None:
@@ -197,6 +237,9 @@ class RealtimeCall:
         CALLS.pop(self.call_id, None)
         self._inbox.put_nowait(None)
         await self.call.close()
+        sidebands, self.sidebands = self.sidebands, set()
+        for sideband in sidebands:
+            sideband.call_ended(CLOSE_NORMAL)
         current = asyncio.current_task()
         for task in list(self._tasks):
             if task is not current:

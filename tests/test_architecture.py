@@ -28,7 +28,7 @@ ALLOWED = {
     "standin": set(),
     "config": {"common", "accounts", "tutor", "voice", "staff", "standin"},
 }
-STANDIN_WIRING = {"config.urls"}
+STANDIN_WIRING = {"config.urls", "config.asgi"}
 
 
 def _module_name(path: Path) -> str:

@@ -32,7 +32,7 @@ def pcm_tone_48k(seconds: float) -> bytes:
 
 
 class Harness:
-    def __init__(self, session: dict | None = None, transcript: str | Exception = "the word is gato") -> None:
+    def __init__(self, session: dict | None = None, transcript: str | Exception = "the word is gato", **options) -> None:
         self.events: list[dict] = []
         self.transcribed: list[tuple[int, list[str]]] = []
 
@@ -49,6 +49,7 @@ class Harness:
             transcribe=transcribe,
             synthesize=fake_synthesize,
             pace=0,
+            **options,
         )
         self.call.start()
 
