@@ -416,6 +416,9 @@ class CallLease(models.Model):
     call_id = models.CharField(max_length=128, unique=True)
     holder = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField(default=timezone.now)
+    joined_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the holder last joined the call's sideband."
+    )
     ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

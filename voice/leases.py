@@ -72,6 +72,11 @@ def leases_renew(*, holder: str, lease_ids: list[int], now: dt.datetime) -> set[
     return set(held.values_list("pk", flat=True))
 
 
+def lease_joined(*, lease_id: int, holder: str, now: dt.datetime) -> None:
+    """The holder is connected to the call: from now on it sees the call's events."""
+    CallLease.objects.filter(pk=lease_id, holder=holder[:64]).update(joined_at=now)
+
+
 def lease_end(*, lease_id: int, now: dt.datetime) -> None:
     """The call is over (hung up, or its session ended): nobody needs to hold it."""
     CallLease.objects.filter(pk=lease_id, ended_at__isnull=True).update(ended_at=now)

@@ -288,7 +288,9 @@ async def _events(connection) -> Any:
             yield event
 
 
-async def call_watch(*, session_id: int, call_id: str, connect=None) -> str:
+async def call_watch(
+    *, session_id: int, call_id: str, connect=None, on_join: Callable[[], Awaitable[None]] | None = None
+) -> str:
     """Join ``call_id`` and handle its events until it ends; how it ended (``CALL_ENDED``,
     or ``"refused"`` for a call the sideband could not join)."""
     session = await TutorSession.objects.select_related("learner").aget(pk=session_id)
@@ -309,6 +311,9 @@ async def call_watch(*, session_id: int, call_id: str, connect=None) -> str:
         )
         return "refused"
     await database_sync_to_async(session_sideband_joined)(session_id=session_id, now=clock.now())
+    logger.info("Joined the call of session %s over the sideband", session_id)
+    if on_join is not None:
+        await on_join()
     watcher = CallWatcher(session=session, call_id=call_id, send=connection.send)
     try:
         async for event in _events(connection):
@@ -348,9 +353,12 @@ _LOOP: asyncio.Task | None = None
 _WAKE: asyncio.Event | None = None
 
 
-async def _watch_lease(claim: leases.Claim) -> None:
+async def _watch_lease(claim: leases.Claim, holder: str) -> None:
+    async def joined() -> None:
+        await database_sync_to_async(leases.lease_joined)(lease_id=claim.lease_id, holder=holder, now=clock.now())
+
     try:
-        await call_watch(session_id=claim.session_id, call_id=claim.call_id)
+        await call_watch(session_id=claim.session_id, call_id=claim.call_id, on_join=joined)
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -371,7 +379,8 @@ async def sideband_tick(*, holder: str = HOLDER) -> None:
             _WATCHERS.pop(lease_id, None)
     for claim in await database_sync_to_async(leases.leases_claim)(holder=holder, now=clock.now()):
         if claim.lease_id not in _WATCHERS:
-            _WATCHERS[claim.lease_id] = asyncio.get_running_loop().create_task(_watch_lease(claim))
+            logger.info("Holding the sideband of session %s", claim.session_id)
+            _WATCHERS[claim.lease_id] = asyncio.get_running_loop().create_task(_watch_lease(claim, holder))
 
 
 async def sideband_loop(*, holder: str = HOLDER) -> None:

@@ -171,7 +171,7 @@ class Worker:
             self.process.wait(timeout=10)
 
 
-async def test_a_killed_sideband_holder_is_replaced_and_no_call_runs_twice(learner):
+async def test_a_killed_sideband_holder_is_replaced_within_15_s_and_nothing_runs_twice(learner):
     env = {
         "REALTIME_SIDEBAND": "on", "SIDEBAND_IN_PROCESS": "off",
         "SIDEBAND_LEASE_SECONDS": "3", "SIDEBAND_CLAIM_SECONDS": "0.3",
@@ -195,7 +195,7 @@ async def test_a_killed_sideband_holder_is_replaced_and_no_call_runs_twice(learn
             ) as socket:
                 await socket.send(json.dumps({"type": "call", "call_id": call_id}))
                 await socket.recv()
-                first = await wait_until(lambda: CallLease.objects.filter(call_id=call_id).exclude(holder="").values_list("holder", flat=True).first())
+                first = await wait_until(lambda: CallLease.objects.filter(call_id=call_id, joined_at__isnull=False).values_list("holder", flat=True).first())
 
                 async def say(word: str, reviews: int) -> None:
                     mark = len(caller.events)
@@ -211,14 +211,16 @@ async def test_a_killed_sideband_holder_is_replaced_and_no_call_runs_twice(learn
                 started = asyncio.get_running_loop().time()
                 holder.kill()
                 second = await wait_until(
-                    lambda: CallLease.objects.filter(call_id=call_id).exclude(holder__in=["", first]).values_list("holder", flat=True).first(),
+                    lambda: CallLease.objects.filter(call_id=call_id, joined_at__isnull=False)
+                    .exclude(holder__in=["", first]).values_list("holder", flat=True).first(),
                     timeout=15,
                 )
+                # Taken over and joined again within 15 s of the kill.
                 assert asyncio.get_running_loop().time() - started < 15
                 assert second != first
-                await asyncio.sleep(1)  # the new holder joins the call
-                await say("perro", 2)
-            assert await ToolCall.objects.filter(session_id=grant["session_id"]).acount() == 2
+            # Nothing the first holder ran was run again by the second.
+            assert await ToolCall.objects.filter(session_id=grant["session_id"]).acount() == 1
+            assert await Review.objects.filter(session_id=grant["session_id"]).acount() == 1
         finally:
             for worker in workers:
                 worker.stop()
