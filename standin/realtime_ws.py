@@ -160,11 +160,13 @@ class RealtimeSocket(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self._closing = True
-        if self.rtc is not None:
+        if getattr(self, "rtc", None) is not None:
             self.rtc.detach(self)
-        if self.call is not None:
+        if getattr(self, "call", None) is not None:
             await self.call.close()
-        self._writer.cancel()
+        writer = getattr(self, "_writer", None)
+        if writer is not None:
+            writer.cancel()
 
 
 def standin_websockets(fallback):

@@ -15,7 +15,6 @@ from tests.standin.test_call_protocol import (
     make_session,
     pcm_silence,
     pcm_tone,
-    user_text,
     voice_session,
 )
 

@@ -77,10 +77,11 @@ class Socket:
         return [event["type"] for event in self.events]
 
 
-async def open_call(server, session: dict, *, audio: bool = False) -> tuple[RealtimeCaller, str]:
-    secret = await client(server).realtime.client_secrets.create(session=session)
+async def open_call(server, session: dict, *, audio: bool = False, secret: str | None = None) -> tuple[RealtimeCaller, str]:
+    if secret is None:
+        secret = (await client(server).realtime.client_secrets.create(session=session)).value
     caller = RealtimeCaller(audio=audio)
-    raw = await client(server, key=secret.value).realtime.calls.with_raw_response.create(sdp=await caller.offer())
+    raw = await client(server, key=secret).realtime.calls.with_raw_response.create(sdp=await caller.offer())
     await caller.accept(raw.parse().text)
     await caller.wait_for("session.created")
     return caller, raw.headers["location"].rsplit("/", 1)[-1]
@@ -164,6 +165,18 @@ async def test_two_sidebands_each_get_every_event_and_close_when_the_call_is_hun
         await asyncio.wait_for(caller.closed.wait(), TIMEOUT)
     finally:
         await caller.close()
+
+
+async def test_a_sideband_closes_when_the_browser_goes_away(daphne_server):
+    caller, call_id = await open_call(daphne_server, {"type": "realtime", "instructions": INSTRUCTIONS})
+    band = await sideband(daphne_server, call_id)
+    await band.next("session.created")
+
+    await caller.close()
+
+    assert await band.until_closed() == 1000
+    with pytest.raises(openai.NotFoundError):
+        await client(daphne_server).realtime.calls.hangup(call_id)
 
 
 async def test_a_sideband_on_an_unknown_call_gets_call_id_not_found(daphne_server):
@@ -342,3 +355,30 @@ async def test_the_apps_own_socket_stays_behind_the_origin_validator_with_the_st
         async with websockets.connect(url, origin=origin):
             pass
     assert refused.value.response.status_code == 403
+
+
+async def test_a_call_outlives_its_client_secret_but_the_secret_opens_nothing_more(daphne_server):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from standin.models import ClientSecret
+
+    session = {"type": "realtime", "instructions": INSTRUCTIONS, "output_modalities": ["text"]}
+    secret = await client(daphne_server).realtime.client_secrets.create(session=session)
+    caller, call_id = await open_call(daphne_server, session, secret=secret.value)
+    try:
+        await ClientSecret.objects.filter(value=secret.value).aupdate(expires_at=timezone.now() - timedelta(seconds=1))
+
+        caller.send({"type": "response.create"})
+        assert (await caller.wait_for("response.done"))["response"]["status"] == "completed"
+        another = RealtimeCaller(audio=False)
+        try:
+            with pytest.raises(openai.AuthenticationError):
+                await client(daphne_server, key=secret.value).realtime.calls.create(sdp=await another.offer())
+        finally:
+            await another.close()
+        refused = Socket(await client(daphne_server, key=secret.value).realtime.connect(model="gpt-realtime").enter())
+        assert await refused.until_closed() == 3000
+    finally:
+        await caller.close()
