@@ -225,6 +225,14 @@ REALTIME_TRANSCRIBE_MODEL = env_str("REALTIME_TRANSCRIBE_MODEL", "gpt-4o-mini-tr
 REALTIME_TOKEN_TTL_SECONDS = env_int("REALTIME_TOKEN_TTL_SECONDS", 60, minimum=10, maximum=7200)
 REALTIME_HTTP_TIMEOUT_SECONDS = env_float("REALTIME_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 
+# --- Spaced repetition -------------------------------------------------------
+# The share of words a learner should still recall when each comes due (FSRS,
+# tutor/srs.py); a learner's own value on their profile (User.desired_retention)
+# wins over it.
+FSRS_DESIRED_RETENTION = env_float("FSRS_DESIRED_RETENTION", 0.9, minimum=0.7)
+if FSRS_DESIRED_RETENTION > 0.99:
+    raise ImproperlyConfigured("FSRS_DESIRED_RETENTION must be at most 0.99.")
+
 # --- Tutor limits and cost estimate ----------------------------------------
 # Enforced by the server when it mints a key and by a hang-up it schedules
 # (tutor/limits.py, tutor/hangups.py). A learner's daily minutes are on their

@@ -78,7 +78,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
     context = {
         "card": card,
         "round": review_round,
-        "choices": flashcards.grade_choices(progress=card.progress, now=now),
+        "choices": flashcards.grade_choices(learner=request.user, progress=card.progress, now=now),
     }
     return render(request, "tutor/review.html", context)
 
@@ -86,7 +86,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def review_grade(request: HttpRequest) -> HttpResponse:
-    """Grade the round's current card (again, hard or good) and go on to the next."""
+    """Grade the round's current card (again, hard, good or easy) and go on to the next."""
     form = ReviewGradeForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest("Choose a word and a grade.")

@@ -99,7 +99,9 @@ def _ranked_words(states: list[WordState], now: dt.datetime) -> list[Word]:
         elif progress.last_result in (WordProgress.Result.INCORRECT, WordProgress.Result.HESITANT) or (
             progress.incorrect_count > 0
         ):
-            tiers[1].append(((progress.ease, -progress.incorrect_count, state.word.pk), state.word))
+            tiers[1].append(
+                ((-(progress.difficulty or 0), -progress.incorrect_count, state.word.pk), state.word)
+            )
         else:
             tiers[2].append(((-progress.last_reviewed_at.timestamp(), state.word.pk), state.word))
     return [word for tier in tiers for _, word in sorted(tier, key=lambda pair: pair[0])]

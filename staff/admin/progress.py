@@ -54,6 +54,7 @@ class WordProgressAdmin(admin.ModelAdmin):
         "last_result",
         "repetitions",
         "interval_days",
+        "card_state",
         "correct_count",
         "incorrect_count",
         "last_reviewed_at",

@@ -60,7 +60,7 @@ def test_the_round_ends_with_a_summary_and_the_next_visit_starts_afresh(alice_cl
 
     response = alice_client.get("/review/")
     body = response.content.decode()
-    assert response.context["card"] is None and response.context["counts"] == {"again": 1, "hard": 1, "good": 2}
+    assert response.context["card"] is None and response.context["counts"] == {"again": 1, "hard": 1, "good": 2, "easy": 0}
     assert "Round done: 4 cards" in body
     assert SESSION_KEY not in alice_client.session
     # Every word was just reviewed and none is due: nothing left.
@@ -91,7 +91,7 @@ def test_it_checks_ownership(alice_client, bob_client, bob, alice_words):
 
 def test_bad_input_is_refused(alice_client, alice_words):
     gato = current_word(alice_client)
-    assert alice_client.post("/review/grade/", {"word": gato.pk, "grade": "easy"}).status_code == 400
+    assert alice_client.post("/review/grade/", {"word": gato.pk, "grade": "perfect"}).status_code == 400
     assert alice_client.post("/review/grade/", {"word": "x", "grade": "good"}).status_code == 400
     assert not Review.objects.exists()
 
