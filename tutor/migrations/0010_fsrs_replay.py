@@ -74,11 +74,13 @@ def replay(apps, schema_editor):
         .iterator(chunk_size=BATCH)
     )
     to_update, to_create, unscheduled = [], [], []
-    fields = [
-        "card_state", "step", "stability", "difficulty", "due_at", "last_reviewed_at",
-        "interval_days", "repetitions", "correct_count", "incorrect_count", "last_result",
-        "mastered_at",
-    ]
+
+    def rewrite(rows):
+        # Every field is known, and nothing points at a WordProgress row: deleting and
+        # inserting again (same ids) is far faster than bulk_update's CASE per field.
+        WordProgress.objects.using(db).filter(pk__in=[row.pk for row in rows]).delete()
+        WordProgress.objects.using(db).bulk_create(rows, batch_size=500)
+        rows.clear()
 
     def flush(key, history):
         learner_id, word_id = key
@@ -106,8 +108,7 @@ def replay(apps, schema_editor):
         )
         (to_update if pk else to_create).append(row)
         if len(to_update) >= BATCH:
-            WordProgress.objects.using(db).bulk_update(to_update, fields)
-            to_update.clear()
+            rewrite(to_update)
 
     key, history, seen_sessions = None, None, set()
     for pk, learner_id, word_id, session_id, outcome, rating, reviewed_at in rows:
@@ -129,7 +130,7 @@ def replay(apps, schema_editor):
     if key is not None:
         flush(key, history)
     if to_update:
-        WordProgress.objects.using(db).bulk_update(to_update, fields)
+        rewrite(to_update)
     if to_create:
         WordProgress.objects.using(db).bulk_create(to_create, batch_size=BATCH)
     for start in range(0, len(unscheduled), BATCH):
