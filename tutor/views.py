@@ -138,6 +138,12 @@ def written_test_submit(request: HttpRequest) -> HttpResponse:
     form = WrittenTestForm(request.POST, test=test, language=request.user.target_language)
     if not form.is_valid():
         return render(request, "tutor/written_test.html", {"form": form}, status=400)
+    blank = form.blank_numbers()
+    if len(blank) == len(test.questions):
+        # Nothing answered: nothing to grade; the same test again.
+        return render(request, "tutor/written_test.html", {"form": form, "nothing_answered": True})
+    if blank and not form.cleaned_data["confirm_blanks"]:
+        return render(request, "tutor/written_test.html", {"form": form, "blank": blank})
     try:
         result = written_test_grade(
             learner=request.user, test=test, answers=form.answers(), now=clock.now()
