@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import pytest
 from django.test import Client
@@ -28,7 +29,28 @@ def test_it_shows_the_first_card_with_the_answer_behind_a_details_element(alice_
     assert body.index("gato") < body.index("<details") < body.index("cat")
     assert 'name="csrfmiddlewaretoken"' in body
     assert 'value="again"' in body and 'value="hard"' in body and 'value="good"' in body
+    assert 'value="easy"' in body
     assert "js/review.js" in body and "<script>" not in body
+
+
+def test_each_button_shows_the_interval_the_scheduler_gives_with_keys_one_to_four(alice_client, alice_words):
+    body = alice_client.get("/review/").content.decode()
+    buttons = re.findall(
+        r'value="(\w+)" class="grade[^"]*" data-key="(\d)">\s*<span class="grade-label">\w+</span>\s*'
+        r'<span class="grade-when" data-when>([^<]+)</span>',
+        body,
+    )
+    assert buttons == [("again", "1", "1 min"), ("hard", "2", "6 min"), ("good", "3", "10 min"), ("easy", "4", "8 d")]
+    # The speak button is there for the script to show; without JavaScript it stays hidden.
+    assert 'data-speak="gato" data-lang="es" hidden' in body
+
+
+def test_easy_schedules_the_word_days_away(alice_client, alice, alice_words):
+    gato = current_word(alice_client)
+    grade(alice_client, gato, "easy")
+    progress = WordProgress.objects.get(learner=alice, word=gato)
+    assert progress.card_state == WordProgress.CardState.REVIEW and progress.interval_days == 8
+    assert Review.objects.get(learner=alice).rating == 4
 
 
 def test_grading_records_the_practice_and_shows_the_next_card(alice_client, alice, alice_words):
