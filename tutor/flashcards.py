@@ -144,6 +144,21 @@ def review_cards(*, learner, now: dt.datetime, limit: int = ROUND_SIZE) -> list[
     return cards
 
 
+def next_due_in(*, learner, now: dt.datetime) -> str:
+    """When the learner's next practised word comes due, as "10 min" or "2 d"; "" if none."""
+    upcoming = (
+        WordProgress.objects.filter(
+            learner=learner, last_reviewed_at__isnull=False, word__word_list__assignments__learner=learner
+        )
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    if upcoming is None:
+        return ""
+    return srs.interval_label(upcoming - now) if upcoming > now else "now"
+
+
 def review_round_start(*, learner, now: dt.datetime, limit: int = ROUND_SIZE) -> ReviewRound:
     cards = review_cards(learner=learner, now=now, limit=limit)
     return ReviewRound(word_ids=[card.word.pk for card in cards], started_at=now.timestamp())

@@ -72,6 +72,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
             "counts": review_round.grade_counts(),
             "graded": flashcards.review_round_words(learner=request.user, review_round=review_round),
             "more": bool(flashcards.review_cards(learner=request.user, now=now, limit=1)),
+            "next_due": flashcards.next_due_in(learner=request.user, now=now),
         }
         return render(request, "tutor/review.html", context)
     _review_round_save(request, review_round)

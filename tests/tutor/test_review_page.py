@@ -84,6 +84,9 @@ def test_the_round_ends_with_a_summary_and_the_next_visit_starts_afresh(alice_cl
     body = response.content.decode()
     assert response.context["card"] is None and response.context["counts"] == {"again": 1, "hard": 1, "good": 2, "easy": 0}
     assert "Round done: 4 cards" in body
+    assert "Another round" in body
+    # The card graded again comes back in a minute, and the page says so.
+    assert "No card is due right now: the next one comes back in 1 min." in body
     assert SESSION_KEY not in alice_client.session
     # Every word was just reviewed and none is due: nothing left.
     response = alice_client.get("/review/")
