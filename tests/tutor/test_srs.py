@@ -62,3 +62,11 @@ def test_interval_days_counts_whole_days_and_zero_in_a_step():
 )
 def test_interval_labels(delta, label):
     assert srs.interval_label(delta) == label
+
+
+def test_retention_is_the_learners_or_the_sites(settings):
+    from types import SimpleNamespace
+
+    settings.FSRS_DESIRED_RETENTION = 0.85
+    assert srs.retention_for(SimpleNamespace(desired_retention=None)) == 0.85
+    assert srs.retention_for(SimpleNamespace(desired_retention=0.95)) == 0.95
