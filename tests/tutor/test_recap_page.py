@@ -71,3 +71,15 @@ def test_it_checks_ownership(bob_client, ended_session):
 def test_anonymous_visitors_are_sent_to_sign_in(client, ended_session):
     response = client.get(f"/sessions/{ended_session.pk}/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_an_oral_quiz_grade_is_on_the_recap_and_the_dashboard(alice_client, alice, ended_session):
+    from voice.tools.quiz import oral_quiz_answer, oral_quiz_start
+
+    oral_quiz_start(learner=alice, session=ended_session)
+    for word, outcome in zip(["gato", "perro", "casa", "agua"], ["correct", "correct", "incorrect", "correct"]):
+        oral_quiz_answer(learner=alice, session=ended_session, word=word, outcome=outcome)
+    body = alice_client.get(f"/sessions/{ended_session.pk}/").content.decode()
+    assert 'data-recap-stat="quiz">3/4<' in body and "oral quiz" in body
+    dashboard = alice_client.get("/").content.decode()
+    assert "voice quiz" in dashboard and "<strong>3/4</strong>" in dashboard
