@@ -92,6 +92,15 @@ def test_legacy_history_is_replayed_from_outcomes_one_review_per_session(alice, 
     assert gato_progress.interval_days == 0 and not gato_progress.is_mastered
 
 
+def test_history_without_a_progress_row_gets_one(alice, alice_words):
+    agua = alice_words.words.get(term="agua")
+    Review.objects.create(learner=alice, word=agua, outcome="hesitant", reviewed_at=NOW)
+    run_replay()
+    progress = WordProgress.objects.get(learner=alice, word=agua)
+    card = library_card([(NOW, Rating.Hard)])
+    assert (progress.due_at, progress.last_result, progress.correct_count) == (card.due, "hesitant", 1)
+
+
 def test_a_learners_own_retention_is_used(alice, alice_words):
     alice.desired_retention = 0.97
     alice.save()
