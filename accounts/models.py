@@ -76,6 +76,15 @@ class User(AbstractUser):
         validators=[MinValueValidator(0), MaxValueValidator(600)],
         help_text="Minutes of voice practice allowed per day.",
     )
+    desired_retention = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.7), MaxValueValidator(0.99)],
+        help_text=(
+            "The share of words this learner should still recall when each comes due "
+            "(0.70 to 0.99; higher means more frequent reviews). Empty: the site's default."
+        ),
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

@@ -235,6 +235,14 @@ SIDEBAND_IN_PROCESS = env_bool("SIDEBAND_IN_PROCESS", True)
 SIDEBAND_LEASE_SECONDS = env_float("SIDEBAND_LEASE_SECONDS", 10.0, minimum=1.0)
 SIDEBAND_CLAIM_SECONDS = env_float("SIDEBAND_CLAIM_SECONDS", 2.0, minimum=0.05)
 
+# --- Spaced repetition -------------------------------------------------------
+# The share of words a learner should still recall when each comes due (FSRS,
+# tutor/srs.py); a learner's own value on their profile (User.desired_retention)
+# wins over it.
+FSRS_DESIRED_RETENTION = env_float("FSRS_DESIRED_RETENTION", 0.9, minimum=0.7)
+if FSRS_DESIRED_RETENTION > 0.99:
+    raise ImproperlyConfigured("FSRS_DESIRED_RETENTION must be at most 0.99.")
+
 # --- Tutor limits and cost estimate ----------------------------------------
 # Enforced by the server when it mints a key and by a hang-up it schedules
 # (tutor/limits.py, tutor/hangups.py). A learner's daily minutes are on their

@@ -5,6 +5,11 @@ of the form ``Focus words: gato, perro, casa``, greets, asks for one focus word 
 when a learner turn contains a focus word and a function tool is configured it calls the tool
 (``record_word_practice`` when present), with arguments built from the tool's JSON Schema. After
 the ``function_call_output`` it answers, naming the word.
+
+As the examiner (instructions with a ``Clues: water | house`` line, one clue per focus word
+in order) it tests recall: it asks with the clue and never says the word it asks for; the
+learner's next turn is their answer, recorded correct when it holds the word and incorrect
+otherwise.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 FOCUS_LINE = re.compile(r"^[ \t]*Focus words:[ \t]*(.*?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
+CLUES_LINE = re.compile(r"^[ \t]*Clues:[ \t]*(.*?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
 PLACEHOLDER = re.compile(r"^\[speech [0-9.]+ s\]$")
 PREFERRED_TOOL = "record_word_practice"
 WORD_PROPERTIES = ("word", "term", "vocabulary", "lemma", "phrase", "expression", "focus_word")
@@ -34,6 +40,34 @@ def focus_words(instructions: str | None) -> list[str]:
         if word and word.lower() not in (w.lower() for w in words):
             words.append(word)
     return words
+
+
+def quiz_clues(instructions: str | None) -> dict[str, str]:
+    """Focus word -> the examiner's clue for it, from the ``Clues:`` line (empty: no quiz)."""
+    match = CLUES_LINE.search(instructions or "")
+    if not match:
+        return {}
+    clues = [" ".join(clue.split()) for clue in match.group(1).split("|")]
+    words = focus_words(instructions)
+    return {word: clue for word, clue in zip(words, clues)}
+
+
+def _masked(word: str, text: str) -> str:
+    """``text`` with ``word`` (whole words, case and accents ignored) as "___"."""
+    if not word_in_text(word, text):
+        return text
+    folded = [_fold(part) for part in word.split()]
+    tokens = text.split()
+    out, i = [], 0
+    while i < len(tokens):
+        window = [re.sub(r"^\W+|\W+$", "", _fold(t)) for t in tokens[i : i + len(folded)]]
+        if window == folded:
+            out.append("___")
+            i += len(folded)
+        else:
+            out.append(tokens[i])
+            i += 1
+    return " ".join(out)
 
 
 def _fold(text: str) -> str:
@@ -135,6 +169,8 @@ class TutorScript:
 
     def __init__(self) -> None:
         self._asked = 0
+        self._current: str | None = None  # the word asked for last
+        self._instructions: str | None = None
 
     def _next_word(self, words: list[str], avoid: str | None = None) -> str | None:
         if not words:
@@ -146,10 +182,14 @@ class TutorScript:
                 return word
         return words[0]
 
-    def _ask(self, words: list[str], avoid: str | None = None) -> str:
+    def _ask(self, words: list[str], avoid: str | None = None, clues: dict[str, str] | None = None) -> str:
         word = self._next_word(words, avoid)
+        self._current = word
         if word is None:
             return "Say a sentence in the language you are learning, and I will answer."
+        if clues:
+            clue = _masked(word, clues.get(word) or "this word")
+            return f"Which word means '{clue}'? Say it in a sentence."
         return f"Please use the word '{word}' in a sentence."
 
     def _pick_tool(self, tools: list[dict[str, Any]], tool_choice: Any) -> dict[str, Any] | None:
@@ -169,6 +209,12 @@ class TutorScript:
         conversation: list[dict[str, Any]],
     ) -> Reply:
         words = focus_words(instructions)
+        clues = quiz_clues(instructions)
+        if instructions != self._instructions:
+            # A handoff (tutor to examiner or back): start the new persona's words from the top.
+            self._instructions, self._asked, self._current = instructions, 0, None
+        if clues:
+            return self._examine(words=words, clues=clues, tools=tools, tool_choice=tool_choice, conversation=conversation)
         last = conversation[-1] if conversation else None
         spoke_before = any(
             item.get("type") == "message" and item.get("role") == "assistant" for item in conversation
@@ -215,3 +261,36 @@ class TutorScript:
         if not spoke_before:
             return Reply(text=f"{GREETING} {self._ask(words)}")
         return Reply(text=f"Let us keep going. {self._ask(words)}")
+
+    def _examine(
+        self,
+        *,
+        words: list[str],
+        clues: dict[str, str],
+        tools: list[dict[str, Any]],
+        tool_choice: Any,
+        conversation: list[dict[str, Any]],
+    ) -> Reply:
+        """The examiner's turn: ask by clue; the learner's next turn answers the word asked."""
+        last = conversation[-1] if conversation else None
+        if last is not None and last.get("type") == "function_call_output":
+            call = next(
+                (i for i in conversation if i.get("type") == "function_call" and i.get("call_id") == last.get("call_id")),
+                {},
+            )
+            opening = "Thank you, noted." if call.get("name") == "record_quiz_answer" else "Here is your quiz."
+            return Reply(text=f"{opening} {self._ask(words, clues=clues)}")
+        if last is not None and last.get("type") == "function_call":
+            return Reply(text=f"I am waiting for the result of {last.get('name')}.")
+        if last is not None and last.get("type") == "message" and last.get("role") == "user":
+            text = _text_of(last)
+            asked = self._current
+            tool = self._pick_tool(tools, tool_choice)
+            if text is None or asked is None or tool is None:
+                return Reply(text=f"I did not catch that. {self._ask(words, clues=clues)}")
+            arguments = tool_arguments(tool, asked)
+            if "outcome" in arguments:
+                heard = not PLACEHOLDER.match(text) and word_in_text(asked, text)
+                arguments["outcome"] = "correct" if heard else "incorrect"
+            return Reply(tool_name=tool["name"], arguments=json.dumps(arguments, ensure_ascii=False))
+        return Reply(text=f"Here is your quiz. {self._ask(words, clues=clues)}")

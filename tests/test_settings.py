@@ -85,6 +85,9 @@ def test_it_mounts_the_standin_without_debug_only_when_asked():
         ({"CSRF_TRUSTED_ORIGINS": "parlance.example"}, "CSRF_TRUSTED_ORIGINS"),
         ({"REALTIME_TOKEN_TTL_SECONDS": "5"}, "REALTIME_TOKEN_TTL_SECONDS"),
         ({"ACCOUNT_EMAIL_VERIFICATION": "sometimes"}, "ACCOUNT_EMAIL_VERIFICATION"),
+        ({"FSRS_DESIRED_RETENTION": "0.5"}, "FSRS_DESIRED_RETENTION"),
+        ({"FSRS_DESIRED_RETENTION": "1.5"}, "FSRS_DESIRED_RETENTION"),
+        ({"FSRS_DESIRED_RETENTION": "high"}, "FSRS_DESIRED_RETENTION"),
     ],
 )
 def test_it_refuses_malformed_values_naming_the_variable(overrides, named):

@@ -14,6 +14,7 @@ from django.db import transaction
 from accounts.models import User
 from common import clock
 from tutor.models import Assignment, TestResult, Word, WordList, WordProgress
+from tutor.practice import word_practice_record
 
 STAFF_PASSWORD = "parlance-staff"
 LEARNER_PASSWORD = "parlance-demo"
@@ -57,7 +58,8 @@ class DemoLogin:
     role: str
 
 
-# (learner email, display name, level, lists, per-word plan: term -> (reps, interval, due offset days, result))
+# (learner email, display name, level, lists, per-word history, grades). A word's history is
+# its flashcard reviews, oldest first: (days ago, rating 1-4 = again, hard, good, easy).
 LEARNERS = [
     (
         "alice@parlance.test",
@@ -65,12 +67,12 @@ LEARNERS = [
         "A2",
         ["Spanish basics", "Spanish travel"],
         {
-            "gato": (5, 40, 30, "correct"),
-            "perro": (4, 25, 12, "correct"),
-            "casa": (2, 6, -1, "correct"),
-            "agua": (1, 1, 0, "hesitant"),
-            "libro": (0, 1, -2, "incorrect"),
-            "comer": (0, 1, -1, "incorrect"),
+            "gato": [(90, 3), (89.99, 3), (87, 3), (77, 3), (47, 3)],
+            "perro": [(40, 3), (39.99, 3), (37, 3), (27, 3)],
+            "casa": [(20, 3), (19.99, 3), (16, 3)],
+            "agua": [(1, 2), (0.99, 3)],
+            "libro": [(3, 1), (2.99, 3), (2, 1)],
+            "comer": [(2, 1)],
         },
         [(7, 10, "Spanish basics", 12), (8, 10, "Spanish basics", 5), (4, 6, "Spanish travel", 1)],
     ),
@@ -79,7 +81,7 @@ LEARNERS = [
         "Bob",
         "A1",
         ["Spanish basics"],
-        {"gato": (1, 1, 0, "correct"), "perro": (0, 1, -1, "incorrect")},
+        {"gato": [(1, 3)], "perro": [(1, 1)]},
         [(5, 10, "Spanish basics", 3)],
     ),
 ]
@@ -127,22 +129,14 @@ def demo_seed(*, now: dt.datetime | None = None) -> list[DemoLogin]:
         logins.append(DemoLogin(email, LEARNER_PASSWORD, "learner"))
         for list_name in list_names:
             Assignment.objects.get_or_create(learner=learner, word_list=lists[list_name])
-        for term, (reps, interval, due_days, result) in plan.items():
+        for term, history in plan.items():
             word = Word.objects.get(word_list=lists["Spanish basics"], term=term)
-            WordProgress.objects.get_or_create(
-                learner=learner,
-                word=word,
-                defaults={
-                    "repetitions": reps,
-                    "interval_days": interval,
-                    "due_at": now + dt.timedelta(days=due_days),
-                    "last_result": result,
-                    "correct_count": reps + (1 if result == "correct" else 0),
-                    "incorrect_count": 0 if result == "correct" else 1,
-                    "last_reviewed_at": now - dt.timedelta(days=max(1, interval - due_days)),
-                    "mastered_at": now - dt.timedelta(days=3) if interval >= 21 else None,
-                },
-            )
+            if WordProgress.objects.filter(learner=learner, word=word).exists():
+                continue
+            for days_ago, rating in history:
+                word_practice_record(
+                    learner=learner, word=word, rating=rating, now=now - dt.timedelta(days=days_ago)
+                )
         for score, max_score, list_name, days_ago in results:
             TestResult.objects.get_or_create(
                 learner=learner,

@@ -2,8 +2,9 @@
 
 A round is a fixed list of word ids chosen when it starts (due words first, oldest due
 first, then new words in list order), kept in the learner's Django session as plain
-JSON. Each card is graded once: "again" records the word as incorrect, "hard" as
-hesitant, "good" as correct, through ``word_practice_record`` (source ``flashcard``).
+JSON. Each card is graded once with one of the four FSRS ratings (again, hard, good,
+easy), through ``word_practice_record`` (source ``flashcard``); each button shows when
+the word would come back with that rating.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ ROUND_SIZE = 10
 ROUND_MAX_AGE = dt.timedelta(hours=6)
 SESSION_KEY = "tutor.review_round"
 
-GRADES: dict[str, str] = {
-    "again": WordProgress.Result.INCORRECT,
-    "hard": WordProgress.Result.HESITANT,
-    "good": WordProgress.Result.CORRECT,
+GRADES: dict[str, srs.Rating] = {
+    "again": srs.Rating.Again,
+    "hard": srs.Rating.Hard,
+    "good": srs.Rating.Good,
+    "easy": srs.Rating.Easy,
 }
-GRADE_LABELS = {"again": "Again", "hard": "Hard", "good": "Good"}
+GRADE_LABELS = {"again": "Again", "hard": "Hard", "good": "Good", "easy": "Easy"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,12 @@ class GradeChoice:
     grade: str
     label: str
     key: str
-    interval_days: int
+    interval: dt.timedelta
+
+    @property
+    def when(self) -> str:
+        """The interval as the button shows it: "10 min", "1 d", "4 d"."""
+        return srs.interval_label(self.interval)
 
 
 @dataclass
@@ -137,6 +144,21 @@ def review_cards(*, learner, now: dt.datetime, limit: int = ROUND_SIZE) -> list[
     return cards
 
 
+def next_due_in(*, learner, now: dt.datetime) -> str:
+    """When the learner's next practised word comes due, as "10 min" or "2 d"; "" if none."""
+    upcoming = (
+        WordProgress.objects.filter(
+            learner=learner, last_reviewed_at__isnull=False, word__word_list__assignments__learner=learner
+        )
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    if upcoming is None:
+        return ""
+    return srs.interval_label(upcoming - now) if upcoming > now else "now"
+
+
 def review_round_start(*, learner, now: dt.datetime, limit: int = ROUND_SIZE) -> ReviewRound:
     cards = review_cards(learner=learner, now=now, limit=limit)
     return ReviewRound(word_ids=[card.word.pk for card in cards], started_at=now.timestamp())
@@ -165,21 +187,14 @@ def review_round_card(*, learner, review_round: ReviewRound, now: dt.datetime) -
     return Card(word=word, kind="due" if is_due else "new", progress=progress)
 
 
-def grade_choices(*, progress: WordProgress | None, now: dt.datetime) -> list[GradeChoice]:
-    """The three grades with the number of days until the word would come back."""
-    choices = []
-    for key, (grade, outcome) in enumerate(GRADES.items(), start=1):
-        schedule = srs.next_schedule(
-            repetitions=progress.repetitions if progress else 0,
-            interval_days=progress.interval_days if progress else 0,
-            ease=progress.ease if progress else 2.5,
-            quality=srs.outcome_quality(outcome),
-            now=now,
-        )
-        choices.append(
-            GradeChoice(grade=grade, label=GRADE_LABELS[grade], key=str(key), interval_days=schedule.interval_days)
-        )
-    return choices
+def grade_choices(*, learner, progress: WordProgress | None, now: dt.datetime) -> list[GradeChoice]:
+    """The four grades with how long until the word would come back, from the scheduler."""
+    card = progress.card if progress else srs.new_card(now)
+    intervals = srs.preview(card, now=now, desired_retention=srs.retention_for(learner))
+    return [
+        GradeChoice(grade=grade, label=GRADE_LABELS[grade], key=str(key), interval=intervals[rating])
+        for key, (grade, rating) in enumerate(GRADES.items(), start=1)
+    ]
 
 
 def review_word_get(*, learner, word_id: int) -> Word:
@@ -202,7 +217,7 @@ def review_card_grade(
     if word.pk not in review_round.remaining:
         return False
     word_practice_record(
-        learner=learner, word=word, outcome=GRADES[grade], source=Review.Source.FLASHCARD, now=now
+        learner=learner, word=word, rating=GRADES[grade], source=Review.Source.FLASHCARD, now=now
     )
     review_round.grades[word.pk] = grade
     return True

@@ -19,11 +19,13 @@ class ReviewGradeForm(forms.Form):
 class WrittenTestForm(forms.Form):
     """The hidden signed question set plus one answer field per question.
 
-    Every answer may be left blank (it counts as wrong); a choice must be one of the
-    question's options.
+    Any answer may be left blank (it counts as not known) once the learner confirms it
+    with the second button, ``confirm_blanks``; a test with no answer at all is not
+    graded. A choice must be one of the question's options.
     """
 
     token = forms.CharField(widget=forms.HiddenInput, max_length=MAX_TOKEN_CHARS)
+    confirm_blanks = forms.BooleanField(required=False)
 
     def __init__(self, *args, test: WrittenTest, language: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -54,6 +56,10 @@ class WrittenTestForm(forms.Form):
 
     def questions(self) -> list[tuple[Question, forms.BoundField]]:
         return [(question, self[question.field_name]) for question in self.test.questions]
+
+    def blank_numbers(self) -> list[int]:
+        """The numbers of the questions left unanswered (on a valid form)."""
+        return [number for number, given in self.answers().items() if not given.strip()]
 
     def answers(self) -> dict[int, str]:
         return {

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import LANGUAGES
 from common import clock
+from tutor import srs
 from tutor.srs import MASTERED_INTERVAL_DAYS
 
 
@@ -80,7 +81,17 @@ class Assignment(models.Model):
 
 
 class WordProgress(models.Model):
-    """One learner's spaced-repetition state for one word (SM-2 style)."""
+    """One learner's spaced-repetition state for one word: an FSRS card (tutor/srs.py).
+
+    ``card_state``, ``step``, ``stability``, ``difficulty``, ``due_at`` and
+    ``last_reviewed_at`` are the card; ``repetitions`` counts its scheduled reviews and
+    ``interval_days`` is the whole days from the last review to the next.
+    """
+
+    class CardState(models.IntegerChoices):
+        LEARNING = 1, "learning"
+        REVIEW = 2, "review"
+        RELEARNING = 3, "relearning"
 
     class Result(models.TextChoices):
         CORRECT = "correct", "correct"
@@ -91,9 +102,16 @@ class WordProgress(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="word_progress"
     )
     word = models.ForeignKey(Word, on_delete=models.CASCADE, related_name="progress")
-    repetitions = models.PositiveIntegerField(default=0)
+    repetitions = models.PositiveIntegerField(default=0, help_text="Scheduled reviews so far.")
     interval_days = models.PositiveIntegerField(default=0)
-    ease = models.FloatField(default=2.5)
+    card_state = models.PositiveSmallIntegerField(
+        choices=CardState.choices, default=CardState.LEARNING
+    )
+    step = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=0, help_text="Learning or relearning step; empty in review."
+    )
+    stability = models.FloatField(null=True, blank=True, help_text="Days until recall drops to 90%.")
+    difficulty = models.FloatField(null=True, blank=True, help_text="1 (easy) to 10 (hard).")
     due_at = models.DateTimeField(default=timezone.now)
     last_result = models.CharField(max_length=10, choices=Result.choices, blank=True)
     correct_count = models.PositiveIntegerField(default=0)
@@ -106,7 +124,6 @@ class WordProgress(models.Model):
         ordering = ["due_at"]
         constraints = [
             models.UniqueConstraint(fields=["learner", "word"], name="progress_unique_learner_word"),
-            models.CheckConstraint(condition=Q(ease__gte=1.3), name="progress_ease_at_least_1_3"),
         ]
         indexes = [
             models.Index(fields=["learner", "due_at"], name="progress_learner_due"),
@@ -119,6 +136,26 @@ class WordProgress(models.Model):
     @property
     def is_new(self) -> bool:
         return self.last_reviewed_at is None
+
+    @property
+    def card(self) -> srs.CardState:
+        return srs.CardState(
+            state=self.card_state,
+            step=self.step,
+            stability=self.stability,
+            difficulty=self.difficulty,
+            due_at=self.due_at,
+            last_reviewed_at=self.last_reviewed_at,
+        )
+
+    def card_set(self, card: srs.CardState) -> None:
+        self.card_state = card.state
+        self.step = card.step
+        self.stability = card.stability
+        self.difficulty = card.difficulty
+        self.due_at = card.due_at
+        self.last_reviewed_at = card.last_reviewed_at
+        self.interval_days = card.interval_days
 
     @property
     def is_mastered(self) -> bool:
@@ -368,6 +405,19 @@ class Review(models.Model):
         TutorSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="reviews"
     )
     reviewed_at = models.DateTimeField(default=timezone.now)
+    rating = models.PositiveSmallIntegerField(
+        choices=[(1, "again"), (2, "hard"), (3, "good"), (4, "easy")],
+        null=True,
+        blank=True,
+        help_text="The FSRS rating applied (empty on reviews from before ratings).",
+    )
+    scheduled = models.BooleanField(
+        default=True,
+        help_text=(
+            "Whether this review moved the word's schedule. A word's later evidence in the same "
+            "voice session is kept as history only."
+        ),
+    )
 
     class Meta:
         ordering = ["-reviewed_at"]

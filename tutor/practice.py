@@ -1,4 +1,10 @@
-"""Record a learner's practice of a word: the one writer of WordProgress."""
+"""Record a learner's practice of a word: the one writer of WordProgress.
+
+Every piece of evidence is one FSRS rating (docs/ratings.md). Within one voice session
+only a word's first evidence moves its schedule: repeating a word ten times in a
+conversation is one review, not ten. Later evidence is kept as history
+(``Review.scheduled = False``) for the recap.
+"""
 
 from __future__ import annotations
 
@@ -16,44 +22,60 @@ def word_practice_record(
     *,
     learner,
     word,
-    outcome: str,
+    outcome: str | None = None,
+    rating: int | None = None,
+    clear: bool | None = None,
     source: str = Review.Source.FLASHCARD,
     session=None,
     now: dt.datetime | None = None,
 ) -> WordProgress:
-    """Apply one review (``correct``/``hesitant``/``incorrect``) to the learner's progress.
+    """Apply one review to the learner's progress: a ``rating`` (1-4, Again..Easy) or an
+    ``outcome`` (``correct`` -> Good, ``hesitant`` -> Hard, ``incorrect`` -> Again).
 
-    Also logs the review, so streaks, charts and recaps have the history.
+    ``clear`` (how clearly the word was said; None when unknown) is passed on to the
+    outcome's mapping, which does not use it yet. Also logs the review, so streaks,
+    charts and recaps have the history.
     """
-    quality = srs.outcome_quality(outcome)
+    if rating is None:
+        if outcome is None:
+            raise ValueError("an outcome or a rating is required")
+        rating = srs.outcome_rating(outcome, clear=clear)
+    else:
+        rating = srs.Rating(rating)
+        outcome = outcome or srs.RATING_OUTCOME[rating]
+    if outcome not in WordProgress.Result.values:
+        raise ValueError(f"unknown outcome {outcome!r}")
     now = now or clock.now()
     progress, _ = WordProgress.objects.select_for_update().get_or_create(
         learner=learner, word=word, defaults={"due_at": now}
     )
-    schedule = srs.next_schedule(
-        repetitions=progress.repetitions,
-        interval_days=progress.interval_days,
-        ease=progress.ease,
-        quality=quality,
-        now=now,
-    )
-    progress.repetitions = schedule.repetitions
-    progress.interval_days = schedule.interval_days
-    progress.ease = schedule.ease
-    progress.due_at = schedule.due_at
-    progress.last_result = outcome
-    progress.last_reviewed_at = now
-    if quality >= 3:
-        progress.correct_count += 1
-    else:
-        progress.incorrect_count += 1
-    if schedule.interval_days >= srs.MASTERED_INTERVAL_DAYS:
-        progress.mastered_at = progress.mastered_at or now
-    else:
-        progress.mastered_at = None
-    progress.save()
+    # The progress row is locked: two parallel calls for one word in one session see each other.
+    scheduled = session is None or not Review.objects.filter(
+        learner=learner, word=word, session=session, scheduled=True
+    ).exists()
+    if scheduled:
+        card = srs.review(progress.card, rating, now=now, desired_retention=srs.retention_for(learner))
+        progress.card_set(card)
+        progress.repetitions += 1
+        progress.last_result = outcome
+        if rating == srs.Rating.Again:
+            progress.incorrect_count += 1
+        else:
+            progress.correct_count += 1
+        if progress.is_mastered:
+            progress.mastered_at = progress.mastered_at or now
+        else:
+            progress.mastered_at = None
+        progress.save()
     Review.objects.create(
-        learner=learner, word=word, outcome=outcome, source=source, session=session, reviewed_at=now
+        learner=learner,
+        word=word,
+        outcome=outcome,
+        rating=int(rating),
+        scheduled=scheduled,
+        source=source,
+        session=session,
+        reviewed_at=now,
     )
     return progress
 
@@ -63,7 +85,9 @@ def term_practice_record(
     *,
     learner,
     words: list,
-    outcome: str,
+    outcome: str | None = None,
+    rating: int | None = None,
+    clear: bool | None = None,
     source: str = Review.Source.FLASHCARD,
     session=None,
     now: dt.datetime | None = None,
@@ -76,7 +100,14 @@ def term_practice_record(
     now = now or clock.now()
     progress = [
         word_practice_record(
-            learner=learner, word=word, outcome=outcome, source=source, session=session, now=now
+            learner=learner,
+            word=word,
+            outcome=outcome,
+            rating=rating,
+            clear=clear,
+            source=source,
+            session=session,
+            now=now,
         )
         for word in words
     ]

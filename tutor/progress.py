@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
 
 from common import clock
 from common.text import text_fold
@@ -106,7 +106,7 @@ def tutor_material(
             Q(last_result__in=[WordProgress.Result.INCORRECT, WordProgress.Result.HESITANT])
             | Q(incorrect_count__gt=0)
         )
-        .order_by("ease", "-incorrect_count", "word_id")[:limit]
+        .order_by(F("difficulty").desc(nulls_last=True), "-incorrect_count", "word_id")[:limit]
     )
     revision = reviewed.filter(interval_days__gte=MASTERED_INTERVAL_DAYS, due_at__gt=now).order_by(
         "-last_reviewed_at", "word_id"

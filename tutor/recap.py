@@ -1,11 +1,14 @@
-"""The recap of a voice session: what was practised, what was missed, what to do next.
+"""The recap of a voice session: what was practised, missed and not reached, the quiz
+score, and what comes up next.
 
-Words practised come from two places: the tutor's ``record_word_practice`` calls (the
-session's ``Review`` rows with source ``voice``) and the learner's own saved turns, where
-each of the session's focus words is looked for as a whole word, ignoring case and
-accents (``text_fold``, the written test's rule). Words missed are the focus words
-practised neither way, and words whose last recording in the session was incorrect.
-Suggested for next time: the missed words, then the learner's words due now.
+Words practised come from two places: the tutor's and examiner's recordings (the
+session's ``Review`` rows with source ``voice``, scheduled or kept as history) and the
+learner's own saved turns, where each of the session's focus words is looked for as a
+whole word, ignoring case and accents (``text_fold``, the written test's rule). Missed:
+words attempted whose last recording in the session was incorrect. Not reached: focus
+words that never came up either way. Next up: the learner's practised words by when each
+is due, soonest first. Speaking time is the learner's measured speech
+(``TutorSession.speaking_seconds``), separate from the session's length.
 """
 
 from __future__ import annotations
@@ -17,31 +20,50 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from common.text import text_fold, text_normalise
-from tutor.models import ConversationItem, Review, TutorSession, Word, WordProgress
+from tutor import srs
+from tutor.models import ConversationItem, OralQuiz, Review, TutorSession, Word, WordProgress
 
-SUGGESTED_LIMIT = 8
+NEXT_UP_LIMIT = 8
 
 
 @dataclass(frozen=True)
 class RecapWord:
     term: str
     meaning: str = ""
-    outcome: str = ""  # the last outcome the tutor recorded in the session, if any
+    outcome: str = ""  # the last outcome recorded in the session, if any
     heard: bool = False  # the learner said it in a saved turn
+    attempts: int = 0  # recordings in the session (only the first moved the schedule)
+
+
+@dataclass(frozen=True)
+class NextUp:
+    term: str
+    meaning: str
+    due_at: dt.datetime
+    when: str  # "now", "in 10 min", "in 4 d"
+
+
+@dataclass(frozen=True)
+class QuizScore:
+    score: int
+    max_score: int
 
 
 @dataclass(frozen=True)
 class Recap:
     practised: list[RecapWord]
     missed: list[RecapWord]
-    suggested: list[RecapWord]
+    not_reached: list[RecapWord]
+    next_up: list[NextUp]
+    quizzes: list[QuizScore]
     focus_words: list[str]
     minutes: float | None
     in_progress: bool
+    speaking_minutes: float | None = None  # None: not measured
 
     @property
     def is_empty(self) -> bool:
-        return not (self.practised or self.missed or self.focus_words)
+        return not (self.practised or self.missed or self.not_reached or self.focus_words)
 
 
 def _unspaced(term: str) -> bool:
@@ -89,15 +111,18 @@ def session_recap(*, session: TutorSession, now: dt.datetime) -> Recap:
     for word in assigned.order_by("word_list__name", "position", "pk"):
         words.setdefault(text_fold(word.term), word)
 
-    # The tutor's recordings, oldest first, so the last outcome wins.
+    # The tutor's and examiner's recordings, oldest first, so the last outcome wins.
     recorded: dict[str, tuple[Word, str]] = {}
+    attempts: dict[str, int] = defaultdict(int)
     reviews = (
         Review.objects.filter(session=session, learner=learner, source=Review.Source.VOICE)
         .select_related("word")
         .order_by("reviewed_at", "pk")
     )
     for review in reviews:
-        recorded[text_fold(review.word.term)] = (review.word, review.outcome)
+        key = text_fold(review.word.term)
+        recorded[key] = (review.word, review.outcome)
+        attempts[key] += 1
 
     said = " \n ".join(
         ConversationItem.objects.filter(
@@ -113,42 +138,61 @@ def session_recap(*, session: TutorSession, now: dt.datetime) -> Recap:
             meaning=word.meaning if word else "",
             outcome=recorded[key][1] if key in recorded else "",
             heard=key in heard,
+            attempts=attempts.get(key, 0),
         )
 
     order = [text_fold(term) for term in focus] + [key for key in recorded if key not in heard]
     order = list(dict.fromkeys(order))
     terms = {text_fold(term): term for term in focus}
     practised = [recap_word(key, terms.get(key, key)) for key in order if key in recorded or key in heard]
-    missed = [
-        recap_word(key, terms.get(key, key))
-        for key in order
-        if (key not in recorded and key not in heard)
-        or (key in recorded and recorded[key][1] == WordProgress.Result.INCORRECT)
+    missed = [word for word in practised if word.outcome == WordProgress.Result.INCORRECT]
+    not_reached = [
+        recap_word(key, terms.get(key, key)) for key in order if key not in recorded and key not in heard
     ]
 
-    suggested = list(missed)
-    taken = {text_fold(item.term) for item in suggested}
-    due = (
+    upcoming = (
         WordProgress.objects.filter(
-            WordProgress.due_q(now),
             learner=learner,
+            last_reviewed_at__isnull=False,
             word__word_list__assignments__learner=learner,
         )
         .select_related("word")
-        .order_by("due_at", "word_id")[: SUGGESTED_LIMIT + len(suggested)]
+        .order_by("due_at", "word_id")[: NEXT_UP_LIMIT * 2]
     )
-    for progress in due:
-        if text_fold(progress.word.term) not in taken:
-            taken.add(text_fold(progress.word.term))
-            suggested.append(RecapWord(term=progress.word.term, meaning=progress.word.meaning))
+    next_up: list[NextUp] = []
+    taken: set[str] = set()
+    for progress in upcoming:
+        key = text_fold(progress.word.term)
+        if key in taken or len(next_up) == NEXT_UP_LIMIT:
+            continue
+        taken.add(key)
+        wait = progress.due_at - now
+        next_up.append(
+            NextUp(
+                term=progress.word.term,
+                meaning=progress.word.meaning,
+                due_at=progress.due_at,
+                when="now" if wait.total_seconds() <= 0 else f"in {srs.interval_label(wait)}",
+            )
+        )
+    quizzes = [
+        QuizScore(score=score, max_score=max_score)
+        for score, max_score in OralQuiz.objects.filter(session=session, result__isnull=False)
+        .order_by("started_at", "pk")
+        .values_list("result__score", "result__max_score")
+    ]
     minutes, in_progress = _minutes(session, now)
+    speaking = session.speaking_seconds
     return Recap(
         practised=practised,
         missed=missed,
-        suggested=suggested[:SUGGESTED_LIMIT],
+        not_reached=not_reached,
+        next_up=next_up,
+        quizzes=quizzes,
         focus_words=focus,
         minutes=minutes,
         in_progress=in_progress,
+        speaking_minutes=round(max(0.0, speaking) / 60, 1) if speaking is not None else None,
     )
 
 

@@ -72,13 +72,14 @@ def review_page(request: HttpRequest) -> HttpResponse:
             "counts": review_round.grade_counts(),
             "graded": flashcards.review_round_words(learner=request.user, review_round=review_round),
             "more": bool(flashcards.review_cards(learner=request.user, now=now, limit=1)),
+            "next_due": flashcards.next_due_in(learner=request.user, now=now),
         }
         return render(request, "tutor/review.html", context)
     _review_round_save(request, review_round)
     context = {
         "card": card,
         "round": review_round,
-        "choices": flashcards.grade_choices(progress=card.progress, now=now),
+        "choices": flashcards.grade_choices(learner=request.user, progress=card.progress, now=now),
     }
     return render(request, "tutor/review.html", context)
 
@@ -86,7 +87,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def review_grade(request: HttpRequest) -> HttpResponse:
-    """Grade the round's current card (again, hard or good) and go on to the next."""
+    """Grade the round's current card (again, hard, good or easy) and go on to the next."""
     form = ReviewGradeForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest("Choose a word and a grade.")
@@ -138,6 +139,12 @@ def written_test_submit(request: HttpRequest) -> HttpResponse:
     form = WrittenTestForm(request.POST, test=test, language=request.user.target_language)
     if not form.is_valid():
         return render(request, "tutor/written_test.html", {"form": form}, status=400)
+    blank = form.blank_numbers()
+    if len(blank) == len(test.questions):
+        # Nothing answered: nothing to grade; the same test again.
+        return render(request, "tutor/written_test.html", {"form": form, "nothing_answered": True})
+    if blank and not form.cleaned_data["confirm_blanks"]:
+        return render(request, "tutor/written_test.html", {"form": form, "blank": blank})
     try:
         result = written_test_grade(
             learner=request.user, test=test, answers=form.answers(), now=clock.now()

@@ -33,6 +33,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 
 from common.text import text_fold
+from tutor import srs
 from tutor.models import Review, TestResult, Word, WordProgress
 from tutor.practice import word_practice_record
 from tutor.progress import WordState, learner_words
@@ -99,7 +100,9 @@ def _ranked_words(states: list[WordState], now: dt.datetime) -> list[Word]:
         elif progress.last_result in (WordProgress.Result.INCORRECT, WordProgress.Result.HESITANT) or (
             progress.incorrect_count > 0
         ):
-            tiers[1].append(((progress.ease, -progress.incorrect_count, state.word.pk), state.word))
+            tiers[1].append(
+                ((-(progress.difficulty or 0), -progress.incorrect_count, state.word.pk), state.word)
+            )
         else:
             tiers[2].append(((-progress.last_reviewed_at.timestamp(), state.word.pk), state.word))
     return [word for tier in tiers for _, word in sorted(tier, key=lambda pair: pair[0])]
@@ -267,10 +270,11 @@ def written_test_grade(
     for question in test.questions:
         correct, given = answer_check(question=question, given=answers.get(question.number, ""), words=words)
         score += correct
+        # One rating per answer: right is Good, wrong or blank is Again.
         word_practice_record(
             learner=learner,
             word=question.word,
-            outcome=WordProgress.Result.CORRECT if correct else WordProgress.Result.INCORRECT,
+            rating=srs.Rating.Good if correct else srs.Rating.Again,
             source=Review.Source.TEST,
             now=now,
         )

@@ -182,6 +182,7 @@ class UserAdmin(BaseUserAdmin):
                     "target_language",
                     "cefr_level",
                     "daily_voice_minutes",
+                    "desired_retention",
                 ]
             },
         ),

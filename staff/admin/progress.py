@@ -54,6 +54,7 @@ class WordProgressAdmin(admin.ModelAdmin):
         "last_result",
         "repetitions",
         "interval_days",
+        "card_state",
         "correct_count",
         "incorrect_count",
         "last_reviewed_at",
@@ -105,8 +106,8 @@ class TestResultAdmin(admin.ModelAdmin):
 
 @admin.register(Review)
 class ReviewAdmin(admin.ModelAdmin):
-    list_display = ["learner", "word", "outcome", "source", "session", "reviewed_at"]
-    list_filter = ["source", "outcome", "reviewed_at"]
+    list_display = ["learner", "word", "outcome", "rating", "scheduled", "source", "session", "reviewed_at"]
+    list_filter = ["source", "outcome", "rating", "scheduled", "reviewed_at"]
     search_fields = ["learner__email", "word__term"]
     list_select_related = ["learner", "word"]
     raw_id_fields = ["learner", "word", "session"]

@@ -269,6 +269,23 @@ def test_it_assigns_word_lists_and_sets_daily_minutes_from_the_learner_page(
     assert list(alice.word_lists.all()) == [spanish]
 
 
+def test_staff_set_a_learners_desired_retention_within_bounds(staff_client, alice):
+    url = reverse("admin:accounts_user_change", args=[alice.pk])
+    assert 'name="desired_retention"' in staff_client.get(url).content.decode()
+    for bad in ["0.5", "1.2", "lots"]:
+        response = staff_client.post(url, change_data(alice, desired_retention=bad))
+        assert response.status_code == 200 and "desired_retention" in response.context["adminform"].form.errors
+    alice.refresh_from_db()
+    assert alice.desired_retention is None
+    assert staff_client.post(url, change_data(alice, desired_retention="0.95")).status_code == 302
+    alice.refresh_from_db()
+    assert alice.desired_retention == 0.95
+    # Emptied again: the site's default.
+    assert staff_client.post(url, change_data(alice, desired_retention="")).status_code == 302
+    alice.refresh_from_db()
+    assert alice.desired_retention is None
+
+
 def test_it_edits_daily_minutes_in_the_list(staff_client, alice):
     data = {
         "form-TOTAL_FORMS": "1",

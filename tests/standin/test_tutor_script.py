@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from standin.tutor_script import TutorScript, first_focus_word, focus_words, schema_value, tool_arguments, word_in_text
@@ -67,3 +69,19 @@ def test_it_asks_for_the_focus_words_in_turn():
     ]
 
     assert ["'a1'" in asked[0], "'b2'" in asked[1], "'a1'" in asked[2]] == [True, True, True]
+
+
+def test_the_examiner_asks_by_clue_and_never_names_the_word():
+    instructions = "Focus words: gato, casa grande\nClues: cat | a big house (casa grande)"
+    tools = [{"type": "function", "name": "record_quiz_answer", "parameters": {
+        "type": "object", "properties": {"word": {"type": "string"}, "outcome": {"type": "string", "enum": ["correct", "hesitant", "incorrect"]}}}}]
+    script = TutorScript()
+    first = script.reply(instructions=instructions, tools=tools, tool_choice="auto", conversation=[]).text
+    assert "'cat'" in first and "gato" not in first.lower()
+    wrong = script.reply(instructions=instructions, tools=tools, tool_choice="auto", conversation=[
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "perro"}]}])
+    assert json.loads(wrong.arguments) == {"word": "gato", "outcome": "incorrect"}
+    conversation = [{"type": "function_call", "name": "record_quiz_answer", "call_id": "a", "arguments": wrong.arguments},
+                    {"type": "function_call_output", "call_id": "a", "output": "{}"}]
+    second = script.reply(instructions=instructions, tools=tools, tool_choice="auto", conversation=conversation).text
+    assert "___" in second and "casa" not in second.lower()

@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from django.db import transaction
 from django.http import Http404
 
 from tutor.models import Assignment, Review, Word, WordList, WordProgress
@@ -13,6 +14,7 @@ from tutor.flashcards import (
     review_round_start,
     review_word_get,
 )
+from tutor.practice import word_practice_record
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
@@ -100,7 +102,7 @@ def test_an_unknown_grade_is_refused(alice, alice_words):
     round_ = review_round_start(learner=alice, now=NOW)
     with pytest.raises(ValueError):
         review_card_grade(
-            learner=alice, review_round=round_, word=Word.objects.get(pk=round_.word_ids[0]), grade="easy", now=NOW
+            learner=alice, review_round=round_, word=Word.objects.get(pk=round_.word_ids[0]), grade="perfect", now=NOW
         )
 
 
@@ -111,7 +113,7 @@ def test_the_round_ends_when_every_card_is_graded(alice, alice_words):
         assert card.word.pk == word_id
         review_card_grade(learner=alice, review_round=round_, word=card.word, grade="hard", now=NOW)
     assert review_round_card(learner=alice, review_round=round_, now=NOW) is None
-    assert round_.grade_counts() == {"again": 0, "hard": 4, "good": 0}
+    assert round_.grade_counts() == {"again": 0, "hard": 4, "good": 0, "easy": 0}
 
 
 def test_words_of_a_list_taken_away_mid_round_are_dropped(alice, alice_words):
@@ -129,7 +131,7 @@ def test_the_round_survives_the_session_as_json_and_rejects_junk(alice, alice_wo
         "x",
         {"words": "1", "grades": [], "started": 1.0},
         {"words": [1], "grades": [[2, "good"]], "started": 1.0},
-        {"words": [1], "grades": [[1, "easy"]], "started": 1.0},
+        {"words": [1], "grades": [[1, "perfect"]], "started": 1.0},
         {"words": [1], "grades": []},
         {"words": [1], "grades": [], "started": "yesterday"},
     ]:
@@ -144,14 +146,42 @@ def test_a_round_goes_stale_after_six_hours():
 
 
 def test_the_grade_buttons_tell_when_the_word_comes_back(alice, alice_words):
-    assert [(c.grade, c.interval_days) for c in grade_choices(progress=None, now=NOW)] == [
-        ("again", 1),
-        ("hard", 1),
-        ("good", 1),
+    assert [(c.grade, c.key, c.when) for c in grade_choices(learner=alice, progress=None, now=NOW)] == [
+        ("again", "1", "1 min"),
+        ("hard", "2", "6 min"),
+        ("good", "3", "10 min"),
+        ("easy", "4", "8 d"),
     ]
-    progress = reviewed(alice, alice_words.words.get(term="gato"), due_in_days=0, ease=2.5)
-    progress.repetitions, progress.interval_days = 2, 6
-    assert [c.interval_days for c in grade_choices(progress=progress, now=NOW)] == [1, 15, 15]
+    gato = alice_words.words.get(term="gato")
+    word_practice_record(learner=alice, word=gato, rating=3, now=NOW - dt.timedelta(days=3))
+    word_practice_record(learner=alice, word=gato, rating=3, now=NOW - dt.timedelta(days=3, minutes=-10))
+    progress = WordProgress.objects.get(learner=alice, word=gato)
+    assert [c.when for c in grade_choices(learner=alice, progress=progress, now=NOW)] == [
+        "10 min", "8 d", "11 d", "19 d"
+    ]
+
+
+def test_the_interval_a_button_shows_is_the_one_the_word_gets(alice, alice_words):
+    gato = alice_words.words.get(term="gato")
+    word_practice_record(learner=alice, word=gato, rating=3, now=NOW - dt.timedelta(days=3))
+    progress = WordProgress.objects.get(learner=alice, word=gato)
+    for choice in grade_choices(learner=alice, progress=progress, now=NOW):
+        with transaction.atomic():
+            after = word_practice_record(learner=alice, word=gato, rating=int(choice.key), now=NOW)
+            assert after.due_at - NOW == choice.interval, choice.grade
+            transaction.set_rollback(True)
+
+
+def test_a_learner_with_a_higher_desired_retention_sees_words_sooner(alice, alice_words):
+    gato = alice_words.words.get(term="gato")
+    word_practice_record(learner=alice, word=gato, rating=3, now=NOW - dt.timedelta(days=3))
+    word_practice_record(learner=alice, word=gato, rating=3, now=NOW - dt.timedelta(days=3, minutes=-10))
+    progress = WordProgress.objects.get(learner=alice, word=gato)
+    usual = grade_choices(learner=alice, progress=progress, now=NOW)
+    alice.desired_retention = 0.97
+    keen = grade_choices(learner=alice, progress=progress, now=NOW)
+    assert keen[2].interval < usual[2].interval
+    assert [c.when for c in keen] == ["10 min", "2 d", "2 d", "4 d"]
 
 
 def test_it_finds_only_words_of_assigned_lists(alice, bob, alice_words):

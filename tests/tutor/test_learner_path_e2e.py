@@ -175,9 +175,20 @@ async def test_a_learner_reviews_takes_a_test_and_sees_the_grade(chromium, daphn
     await page.click(".flashcard-answer summary")
     await page.click("button.grade-again")
     await page.wait_for_function("() => document.querySelector('[data-review-progress]').textContent.includes('Card 4 of 8')")
+    # Key 4 is Easy; the speak button is shown where the browser can speak.
+    await page.wait_for_selector("#flashcard[data-keys=ready]")
+    has_speech = await page.evaluate("() => 'speechSynthesis' in window")
+    assert await page.locator("[data-speak]").is_visible() == has_speech
+    if has_speech:
+        await page.click("[data-speak]")
+    await page.keyboard.press("Space")
+    await page.locator("button.grade-easy").wait_for(state="visible")
+    assert (await page.text_content("button.grade-easy [data-when]")).strip() == "8 d"
+    await page.keyboard.press("4")
+    await page.wait_for_function("() => document.querySelector('[data-review-progress]').textContent.includes('Card 5 of 8')")
 
     after_review = await progress_summary(learner)
-    assert after_review["reviews"]["flashcard"] == 3 and after_review["reviewed_words"] == 3
+    assert after_review["reviews"]["flashcard"] == 4 and after_review["reviewed_words"] == 4
     assert after_review["again"] == 1
 
     # Written test: everything right but one.

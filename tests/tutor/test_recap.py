@@ -64,7 +64,8 @@ def test_it_counts_words_from_tool_calls_and_from_what_the_learner_said(alice, s
     gato, perro = recap.practised
     assert (gato.heard, gato.outcome, gato.meaning) == (True, "", "cat")
     assert (perro.heard, perro.outcome) == (False, "correct")
-    assert terms(recap.missed) == ["casa", "pájaro"]
+    assert terms(recap.missed) == []  # nothing tried was wrong
+    assert terms(recap.not_reached) == ["casa", "pájaro"]
     assert recap.minutes == 7.5 and not recap.in_progress
 
 
@@ -75,7 +76,9 @@ def test_a_word_recorded_incorrect_is_missed_even_if_said(alice, session):
     say(session, "gato")
     recap = session_recap(session=session, now=NOW)
     assert "gato" in terms(recap.practised) and recap.practised[0].outcome == "incorrect"
-    assert terms(recap.missed)[0] == "gato"
+    assert recap.practised[0].attempts == 2
+    assert terms(recap.missed) == ["gato"]
+    assert "gato" not in terms(recap.not_reached)
 
 
 def test_reviews_from_flashcards_or_other_sessions_do_not_count(alice, session):
@@ -86,22 +89,42 @@ def test_reviews_from_flashcards_or_other_sessions_do_not_count(alice, session):
     assert "perro" not in terms(session_recap(session=session, now=NOW).practised)
 
 
-def test_it_suggests_the_missed_words_then_the_due_ones(alice, session, alice_words):
-    agua = Word.objects.get(term="agua")
+def test_next_up_lists_what_comes_due_soonest_first_and_when(alice, session, alice_words):
+    agua, gato = Word.objects.get(term="agua"), Word.objects.get(term="gato")
     WordProgress.objects.create(
         learner=alice, word=agua, last_reviewed_at=NOW - dt.timedelta(days=2), due_at=NOW - dt.timedelta(hours=1)
     )
+    word_practice_record(learner=alice, word=gato, outcome="incorrect", source="voice", session=session, now=NOW)
     say(session, "gato y perro")
     recap = session_recap(session=session, now=NOW)
-    assert terms(recap.suggested) == ["casa", "pájaro", "agua"]
-    assert recap.suggested[-1].meaning == "water"
+    assert [(item.term, item.when) for item in recap.next_up] == [("agua", "now"), ("gato", "in 1 min")]
+    assert recap.next_up[0].meaning == "water"
+    assert terms(recap.not_reached) == ["casa", "pájaro"]
 
 
-def test_suggestions_are_bounded(alice, session, alice_words):
+def test_next_up_is_bounded(alice, session, alice_words):
     for i in range(12):
         word = Word.objects.create(word_list=alice_words, term=f"palabra{i}", meaning=f"word {i}", position=10 + i)
         WordProgress.objects.create(learner=alice, word=word, last_reviewed_at=NOW, due_at=NOW - dt.timedelta(days=1))
-    assert len(session_recap(session=session, now=NOW).suggested) == 8
+    assert len(session_recap(session=session, now=NOW).next_up) == 8
+
+
+def test_the_quiz_score_and_speaking_time_are_in_the_recap(alice, session, alice_words):
+    from voice.tools.quiz import oral_quiz_answer, oral_quiz_finish, oral_quiz_start
+
+    recap = session_recap(session=session, now=NOW)
+    assert recap.quizzes == [] and recap.speaking_minutes is None
+    oral_quiz_start(learner=alice, session=session, now=NOW)
+    for word, outcome in zip(["gato", "perro", "casa", "agua"], ["correct", "incorrect", "correct", "correct"]):
+        oral_quiz_answer(learner=alice, session=session, word=word, outcome=outcome, now=NOW)
+    oral_quiz_finish(learner=alice, session=session, now=NOW)  # pájaro unanswered
+    session.speaking_seconds = 0.0
+    recap = session_recap(session=session, now=NOW)
+    assert [(q.score, q.max_score) for q in recap.quizzes] == [(3, 5)]
+    assert terms(recap.missed) == ["perro"]
+    assert recap.speaking_minutes == 0.0
+    session.speaking_seconds = 135.0
+    assert session_recap(session=session, now=NOW).speaking_minutes == 2.2
 
 
 def test_a_live_session_counts_its_minutes_so_far(alice, session):
@@ -116,21 +139,21 @@ def test_a_session_that_never_connected_has_no_minutes_and_no_focus_junk(alice):
     )
     recap = session_recap(session=session, now=NOW)
     assert recap.minutes is None
-    assert recap.focus_words == ["gato"] and terms(recap.missed) == ["gato"]
+    assert recap.focus_words == ["gato"] and terms(recap.not_reached) == ["gato"] and not recap.missed
 
 
 def test_focus_words_no_longer_in_the_lists_still_show(alice, session, alice_words):
     WordList.objects.filter(pk=alice_words.pk).delete()
     recap = session_recap(session=session, now=NOW)
-    assert terms(recap.missed) == ["gato", "perro", "casa", "pájaro"]
-    assert all(word.meaning == "" for word in recap.missed)
+    assert terms(recap.not_reached) == ["gato", "perro", "casa", "pájaro"]
+    assert all(word.meaning == "" for word in recap.not_reached)
 
 
 def test_it_takes_a_fixed_number_of_queries(alice, session, django_assert_max_num_queries):
     for i in range(10):
         say(session, f"gato {i}", order=i)
     session = TutorSession.objects.select_related("learner").get(pk=session.pk)
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):
         session_recap(session=session, now=NOW)
 
 

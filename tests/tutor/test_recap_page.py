@@ -36,9 +36,21 @@ def test_the_session_page_opens_with_the_recap(alice_client, ended_session):
     assert body.index("Session recap") < body.index("Transcript")
     recap = response.context["recap"]
     assert [w.term for w in recap.practised] == ["gato", "perro"]
-    assert [w.term for w in recap.missed] == ["perro", "casa"]
-    assert 'data-recap-stat="minutes">4.0<' in body
-    assert 'data-recap-stat="practised">2<' in body and 'data-recap-stat="missed">2<' in body
+    assert [w.term for w in recap.missed] == ["perro"]
+    assert [w.term for w in recap.not_reached] == ["casa"]
+    assert 'data-recap-stat="minutes">4.0<' in body and "Session length" in body
+    assert 'data-recap-stat="speaking">—<' in body and "Speaking time: not measured" in body
+    assert 'data-recap-stat="practised">2<' in body and "words practised" in body
+    assert 'data-recap-stat="missed">1<' in body and "1</span><span class=\"stat-label\">word missed" in body
+    assert 'data-recap-list="not-reached"' in body and 'data-recap-list="next-up"' in body
+    assert "in 1 min" in body  # perro, missed: back in a minute
+
+
+def test_a_measured_typed_only_session_shows_zero_speaking_time(alice_client, ended_session):
+    ended_session.speaking_seconds = 0
+    ended_session.save()
+    body = alice_client.get(f"/sessions/{ended_session.pk}/").content.decode()
+    assert 'data-recap-stat="speaking">0.0<' in body and "not measured" not in body
 
 
 def test_the_dashboard_links_each_session_to_its_recap(alice_client, ended_session):
@@ -59,3 +71,15 @@ def test_it_checks_ownership(bob_client, ended_session):
 def test_anonymous_visitors_are_sent_to_sign_in(client, ended_session):
     response = client.get(f"/sessions/{ended_session.pk}/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_an_oral_quiz_grade_is_on_the_recap_and_the_dashboard(alice_client, alice, ended_session):
+    from voice.tools.quiz import oral_quiz_answer, oral_quiz_start
+
+    oral_quiz_start(learner=alice, session=ended_session)
+    for word, outcome in zip(["gato", "perro", "casa", "agua"], ["correct", "correct", "incorrect", "correct"]):
+        oral_quiz_answer(learner=alice, session=ended_session, word=word, outcome=outcome)
+    body = alice_client.get(f"/sessions/{ended_session.pk}/").content.decode()
+    assert 'data-recap-stat="quiz">3/4<' in body and "oral quiz" in body
+    dashboard = alice_client.get("/").content.decode()
+    assert "voice quiz" in dashboard and "<strong>3/4</strong>" in dashboard

@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import pytest
 from django.test import Client
@@ -28,7 +29,28 @@ def test_it_shows_the_first_card_with_the_answer_behind_a_details_element(alice_
     assert body.index("gato") < body.index("<details") < body.index("cat")
     assert 'name="csrfmiddlewaretoken"' in body
     assert 'value="again"' in body and 'value="hard"' in body and 'value="good"' in body
+    assert 'value="easy"' in body
     assert "js/review.js" in body and "<script>" not in body
+
+
+def test_each_button_shows_the_interval_the_scheduler_gives_with_keys_one_to_four(alice_client, alice_words):
+    body = alice_client.get("/review/").content.decode()
+    buttons = re.findall(
+        r'value="(\w+)" class="grade[^"]*" data-key="(\d)">\s*<span class="grade-label">\w+</span>\s*'
+        r'<span class="grade-when" data-when>([^<]+)</span>',
+        body,
+    )
+    assert buttons == [("again", "1", "1 min"), ("hard", "2", "6 min"), ("good", "3", "10 min"), ("easy", "4", "8 d")]
+    # The speak button is there for the script to show; without JavaScript it stays hidden.
+    assert 'data-speak="gato" data-lang="es" hidden' in body
+
+
+def test_easy_schedules_the_word_days_away(alice_client, alice, alice_words):
+    gato = current_word(alice_client)
+    grade(alice_client, gato, "easy")
+    progress = WordProgress.objects.get(learner=alice, word=gato)
+    assert progress.card_state == WordProgress.CardState.REVIEW and progress.interval_days == 8
+    assert Review.objects.get(learner=alice).rating == 4
 
 
 def test_grading_records_the_practice_and_shows_the_next_card(alice_client, alice, alice_words):
@@ -60,8 +82,11 @@ def test_the_round_ends_with_a_summary_and_the_next_visit_starts_afresh(alice_cl
 
     response = alice_client.get("/review/")
     body = response.content.decode()
-    assert response.context["card"] is None and response.context["counts"] == {"again": 1, "hard": 1, "good": 2}
+    assert response.context["card"] is None and response.context["counts"] == {"again": 1, "hard": 1, "good": 2, "easy": 0}
     assert "Round done: 4 cards" in body
+    assert "Another round" in body
+    # The card graded again comes back in a minute, and the page says so.
+    assert "No card is due right now: the next one comes back in 1 min." in body
     assert SESSION_KEY not in alice_client.session
     # Every word was just reviewed and none is due: nothing left.
     response = alice_client.get("/review/")
@@ -91,7 +116,7 @@ def test_it_checks_ownership(alice_client, bob_client, bob, alice_words):
 
 def test_bad_input_is_refused(alice_client, alice_words):
     gato = current_word(alice_client)
-    assert alice_client.post("/review/grade/", {"word": gato.pk, "grade": "easy"}).status_code == 400
+    assert alice_client.post("/review/grade/", {"word": gato.pk, "grade": "perfect"}).status_code == 400
     assert alice_client.post("/review/grade/", {"word": "x", "grade": "good"}).status_code == 400
     assert not Review.objects.exists()
 

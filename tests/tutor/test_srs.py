@@ -1,35 +1,72 @@
 import datetime as dt
 
 import pytest
+from fsrs import Card, Rating, Scheduler
 
 from tutor import srs
 
-NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 1, 12, tzinfo=dt.timezone.utc)
 
 
-def test_it_follows_the_sm2_intervals_on_success():
-    state = srs.next_schedule(repetitions=0, interval_days=0, ease=2.5, quality=5, now=NOW)
-    assert (state.repetitions, state.interval_days) == (1, 1)
-    state = srs.next_schedule(repetitions=1, interval_days=1, ease=state.ease, quality=5, now=NOW)
-    assert (state.repetitions, state.interval_days) == (2, 6)
-    state = srs.next_schedule(repetitions=2, interval_days=6, ease=2.6, quality=4, now=NOW)
-    assert (state.repetitions, state.interval_days) == (3, 16)
-    assert state.due_at == NOW + dt.timedelta(days=16)
-
-
-def test_a_failure_resets_repetitions_and_lowers_ease():
-    state = srs.next_schedule(repetitions=4, interval_days=30, ease=2.5, quality=1, now=NOW)
-    assert (state.repetitions, state.interval_days) == (0, 1)
-    assert state.ease < 2.5
-
-
-def test_ease_never_drops_below_the_floor():
-    state = srs.next_schedule(repetitions=0, interval_days=1, ease=1.3, quality=0, now=NOW)
-    assert state.ease == srs.MIN_EASE
-
-
-def test_it_rejects_unknown_outcomes_and_qualities():
+def test_outcomes_map_to_ratings():
+    assert srs.outcome_rating("correct") == Rating.Good
+    assert srs.outcome_rating("hesitant") == Rating.Hard
+    assert srs.outcome_rating("incorrect") == Rating.Again
+    # The clarity seam does not change the mapping yet.
+    assert srs.outcome_rating("correct", clear=False) == Rating.Good
     with pytest.raises(ValueError):
-        srs.outcome_quality("brilliant")
-    with pytest.raises(ValueError):
-        srs.next_schedule(repetitions=0, interval_days=0, ease=2.5, quality=6, now=NOW)
+        srs.outcome_rating("brilliant")
+
+
+def test_replay_is_the_library_review_by_review():
+    reviews = [(NOW, Rating.Good), (NOW + dt.timedelta(minutes=10), Rating.Good),
+               (NOW + dt.timedelta(days=4), Rating.Easy), (NOW + dt.timedelta(days=30), Rating.Again)]
+    mine = srs.replay(reviews, desired_retention=0.85, start=NOW)
+    scheduler = Scheduler(desired_retention=0.85, enable_fuzzing=False)
+    card = Card(card_id=1, due=NOW)
+    for when, rating in reviews:
+        card, _ = scheduler.review_card(card, rating, when)
+    assert (mine.state, mine.step, mine.due_at, mine.last_reviewed_at) == (card.state, card.step, card.due, card.last_review)
+    assert (mine.stability, mine.difficulty) == (card.stability, card.difficulty)
+
+
+def test_a_higher_retention_brings_words_back_sooner():
+    card = srs.replay([(NOW, Rating.Good), (NOW + dt.timedelta(minutes=10), Rating.Good)],
+                      desired_retention=0.9, start=NOW)
+    later = NOW + dt.timedelta(days=3)
+    usual = srs.preview(card, now=later, desired_retention=0.9)
+    keen = srs.preview(card, now=later, desired_retention=0.97)
+    assert keen[Rating.Good] < usual[Rating.Good]
+    assert usual[Rating.Again] < usual[Rating.Hard] <= usual[Rating.Good] < usual[Rating.Easy]
+
+
+def test_interval_days_counts_whole_days_and_zero_in_a_step():
+    card = srs.replay([(NOW, Rating.Good)], desired_retention=0.9, start=NOW)
+    assert card.interval_days == 0
+    assert srs.new_card(NOW).interval_days == 0
+    card = srs.replay([(NOW, Rating.Easy)], desired_retention=0.9, start=NOW)
+    assert card.interval_days == (card.due_at - NOW).days > 1
+
+
+@pytest.mark.parametrize(
+    "delta, label",
+    [
+        (dt.timedelta(seconds=20), "1 min"),
+        (dt.timedelta(minutes=10), "10 min"),
+        (dt.timedelta(hours=5), "5 h"),
+        (dt.timedelta(days=1), "1 d"),
+        (dt.timedelta(days=4), "4 d"),
+        (dt.timedelta(days=90), "3 mo"),
+        (dt.timedelta(days=438), "1.2 y"),
+    ],
+)
+def test_interval_labels(delta, label):
+    assert srs.interval_label(delta) == label
+
+
+def test_retention_is_the_learners_or_the_sites(settings):
+    from types import SimpleNamespace
+
+    settings.FSRS_DESIRED_RETENTION = 0.85
+    assert srs.retention_for(SimpleNamespace(desired_retention=None)) == 0.85
+    assert srs.retention_for(SimpleNamespace(desired_retention=0.95)) == 0.95

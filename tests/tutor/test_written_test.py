@@ -114,7 +114,7 @@ def test_choices_have_the_answer_and_three_distinct_distractors_from_the_lists(a
 
 def test_due_and_weak_words_come_before_others(alice, animals):
     progress(alice, "silla", due_in_days=-1)
-    progress(alice, "mesa", due_in_days=+3, last_result="incorrect", incorrect_count=2, ease=1.7)
+    progress(alice, "mesa", due_in_days=+3, last_result="incorrect", incorrect_count=2, difficulty=8.0)
     for term in ["gato", "perro", "casa", "agua", "pájaro", "árbol", "niño", "libro"]:
         progress(alice, term, due_in_days=+30, interval_days=30)  # mastered, not due
     test = written_test_build(learner=alice, now=NOW, seed=1, size=2)

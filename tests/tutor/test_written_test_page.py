@@ -51,7 +51,16 @@ def test_submitting_grades_the_test_and_shows_the_result(alice_client, alice, wo
     missed_field = next(iter(answers))
     answers[missed_field] = ""
 
+    # One blank: the page asks to confirm first, keeping the answers.
     response = alice_client.post("/test/submit/", {"token": token, **answers})
+    body = response.content.decode()
+    assert response.status_code == 200 and "data-confirm-blanks" in body
+    assert "1 question is unanswered" in body and 'name="confirm_blanks"' in body
+    assert not TestResult.objects.exists() and not Review.objects.exists()
+    typed = next(q for q in response.context["form"].test.questions if q.kind != CHOICE and q.field_name != missed_field)
+    assert f'value="{answers[typed.field_name]}"' in body
+
+    response = alice_client.post("/test/submit/", {"token": token, **answers, "confirm_blanks": "1"})
 
     result = TestResult.objects.get(learner=alice)
     assert response.status_code == 302 and response["Location"] == f"/test/results/{result.pk}/"
@@ -59,6 +68,30 @@ def test_submitting_grades_the_test_and_shows_the_result(alice_client, alice, wo
     assert Review.objects.filter(learner=alice, source="test").count() == 6
     body = alice_client.get(response["Location"]).content.decode()
     assert "5/6" in body and "Missed (1)" in body and "no answer" in body
+
+
+def test_an_empty_submission_is_not_graded_and_keeps_the_test(alice_client, alice, words):
+    _, token = new_test(alice_client)
+    blanks = {name: "" for name in right_answers(alice, token)}
+    for extra in ({}, {"confirm_blanks": "1"}):
+        response = alice_client.post("/test/submit/", {"token": token, **blanks, **extra})
+        body = response.content.decode()
+        assert response.status_code == 200 and "Nothing was answered" in body
+        assert f'value="{token}"' in body and "Check my answers" in body
+    assert not TestResult.objects.exists() and not Review.objects.exists()
+    # The same test can still be answered and graded.
+    alice_client.post("/test/submit/", {"token": token, **right_answers(alice, token)})
+    assert TestResult.objects.get(learner=alice).score == 6
+
+
+def test_each_answer_is_one_rating_blank_is_again(alice_client, alice, words):
+    _, token = new_test(alice_client)
+    answers = right_answers(alice, token)
+    blank_field = next(iter(answers))
+    answers[blank_field] = ""
+    alice_client.post("/test/submit/", {"token": token, **answers, "confirm_blanks": "1"})
+    ratings = sorted(Review.objects.filter(learner=alice, source="test").values_list("rating", "scheduled"))
+    assert ratings == [(1, True)] + [(3, True)] * 5
 
 
 def test_the_grade_shows_on_the_dashboard(alice_client, alice, words):

@@ -19,7 +19,7 @@ def progress(learner, word, *, days_until_due, interval_days=1, result="correct"
         word=word,
         repetitions=2,
         interval_days=interval_days,
-        ease=2.5 - 0.3 * misses,
+        difficulty=5.0 + misses,
         due_at=NOW + dt.timedelta(days=days_until_due),
         last_result=result,
         incorrect_count=misses,

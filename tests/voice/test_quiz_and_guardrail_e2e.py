@@ -18,9 +18,18 @@ from tests.voice.test_voice_session_e2e import (
     start_session,
     type_message,
 )
+from common.text import text_fold
 from tutor.models import ConversationItem, OralQuiz, TestResult
+from tutor.progress import learner_words_by_term
+from voice.tools.quiz import quiz_clue
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def answer_for_clue(learner, words, clue):
+    return next(
+        word for word in words if quiz_clue(learner_words_by_term(learner=learner, term=word)[0]) == clue
+    )
 
 
 EXAMINER_QUESTION_AFTER = """(answered) => {
@@ -50,8 +59,10 @@ async def test_the_examiner_quizzes_the_words_and_the_grade_is_saved(chromium, d
         question = await page.wait_for_function(
             EXAMINER_QUESTION_AFTER, arg=answered, timeout=TIMEOUT_MS
         )
-        asked = re.findall(r"'([^']+)'", await question.json_value())[-1]  # the word asked for last
-        assert asked in quiz.words
+        text = await question.json_value()
+        clue = re.findall(r"'([^']+)'", text)[-1]  # the clue of the word asked for last
+        asked = await sync_to_async(answer_for_clue)(learner, quiz.words, clue)
+        assert text_fold(asked) not in text_fold(text).split(), text  # a recall test
         await type_message(page, f"Digo la palabra {asked} en una frase")
         await saved_turns(page, 'li[data-kind="function_call_output"]', answered + 1)
 

@@ -119,8 +119,10 @@ def test_a_call_relayed_twice_is_recorded_once(alice, alice_words, session):
 
     assert first == second
     assert WordProgress.objects.get(learner=alice, word__term="gato").correct_count == 1
+    # Another call on the same word in the same session is history, not a second review.
     run(alice, "record_word_practice", arguments, session=session, call_id="call_def")
-    assert WordProgress.objects.get(learner=alice, word__term="gato").correct_count == 2
+    assert WordProgress.objects.get(learner=alice, word__term="gato").correct_count == 1
+    assert list(Review.objects.filter(word__term="gato").values_list("scheduled", flat=True)) == [False, True]
 
 
 def test_a_call_is_run_once_whichever_process_the_resend_reaches(alice, alice_words, session):

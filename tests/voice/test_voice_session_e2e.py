@@ -133,6 +133,24 @@ async def test_a_typed_focus_word_calls_the_tool_and_updates_progress(chromium, 
     assert page.errors == []
 
 
+async def test_a_word_repeated_in_one_session_is_one_scheduled_review(chromium, daphne_server):
+    learner = await make_learner()
+    page = await signed_in_tutor_page(chromium, daphne_server.base_url)
+    await start_session(page)
+    await mute(page)
+    for times in range(1, 4):
+        await type_message(page, "El gato, el gato, el gato")
+        await saved_turns(page, 'li[data-kind="function_call_output"]', times)
+
+    def counts():
+        reviews = Review.objects.filter(learner=learner, word__term="gato")
+        progress = WordProgress.objects.get(learner=learner, word__term="gato")
+        return reviews.count(), reviews.filter(scheduled=True).count(), progress.repetitions, progress.state
+
+    assert await sync_to_async(counts)() == (3, 1, 1, "learning")
+    assert page.errors == []
+
+
 async def test_a_dropped_socket_loses_nothing_and_saves_each_item_once(chromium, daphne_server):
     await make_learner()
     page = await chromium.new_page()

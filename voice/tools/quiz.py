@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -27,19 +28,52 @@ class QuizError(Exception):
     """A quiz call that cannot be carried out; its message goes back to the model."""
 
 
+def _masked(text: str, term: str) -> str:
+    """``text`` with every occurrence of ``term`` (by ``text_fold``, as whole words) as "___"."""
+    folded_term = text_fold(term).split()
+    if not folded_term:
+        return text
+    tokens = re.split(r"(\s+)", text)
+    words = [(i, token) for i, token in enumerate(tokens) if token.strip()]
+    size = len(folded_term)
+    for start in range(len(words) - size + 1):
+        window = words[start : start + size]
+        if [text_fold(token) for _, token in window] == folded_term:
+            for offset, (i, _) in enumerate(window):
+                tokens[i] = "___" if offset == 0 else ""
+    return re.sub(r"\s+", " ", "".join(tokens)).strip()
+
+
+def quiz_clue(word) -> str:
+    """What the examiner says to ask for ``word``: its meaning (or else its example sentence),
+    never the word itself."""
+    clue = _masked(word.meaning, word.term) or _masked(word.example, word.term)
+    return (clue or "this word").replace("|", "/")
+
+
 def examiner_instructions(*, learner, words: list[str]) -> str:
     target = learner.target_language_name
     native = learner.native_language_name
+    clues = []
+    for term in words:
+        matches = learner_words_by_term(learner=learner, term=term)
+        clues.append(quiz_clue(matches[0]) if matches else "this word")
     return "\n".join(
         [
             f"You are the Parlance examiner, giving a short oral {target} vocabulary quiz.",
             f"The learner's level is {learner.cefr_level}; their native language is {native}.",
-            "Ask about the focus words one at a time, in order. For each, give its meaning or a "
-            f"situation in simple {target} (or {native} at A1-A2) and ask the learner to say the "
-            "word in a sentence. Do not say the word yourself before they answer.",
+            "The quiz tests recall: the learner must come up with each word themselves. Never say, "
+            "spell, translate into or hint at the word you are asking for before the learner has "
+            "answered.",
+            "Ask about the focus words one at a time, in order. For each, give its clue from the "
+            f"Clues line (its meaning, in {native}) or a short {target} sentence with a gap where "
+            f"the word goes, and ask the learner to say the {target} word in a sentence.",
             "Focus words: " + ", ".join(words),
-            "After each answer call record_quiz_answer once with the word and the outcome, then "
-            "say briefly whether it was right and move to the next word. Give no other help.",
+            "Clues: " + " | ".join(clues),
+            "After each answer call record_quiz_answer once with the word and the outcome "
+            "(correct: right without help; hesitant: right but slow or after a hint; incorrect: "
+            "wrong or no answer), then say briefly whether it was right and move to the next "
+            "word. Give no other help.",
             "If the learner wants to stop, call finish_oral_quiz.",
         ]
     )
