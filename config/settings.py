@@ -44,7 +44,7 @@ for _origin in CSRF_TRUSTED_ORIGINS:
 
 INSTALLED_APPS = [
     "daphne",
-    "config",  # its system checks (config/checks.py)
+    "config.apps.ConfigConfig",  # its system checks (config/checks.py)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
