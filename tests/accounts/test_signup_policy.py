@@ -144,14 +144,3 @@ def test_signing_up_with_a_known_or_an_unknown_address_looks_the_same(settings, 
     # Each address got one email: the owner of the known one learns someone tried.
     assert sorted(m.to[0] for m in mail.outbox) == sorted([alice.email, "carol@example.com"])
     assert User.objects.filter(email=alice.email).count() == 1
-
-
-def test_the_production_default_is_mandatory_verification():
-    import subprocess
-    import sys
-
-    code = "import django; django.setup(); from django.conf import settings; print(settings.ACCOUNT_EMAIL_VERIFICATION, settings.SIGNUP_VOICE_MINUTES)"
-    env = {"DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "off", "SECRET_KEY": "x" * 50, "PATH": ""}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["mandatory", "0"]
-
