@@ -65,7 +65,7 @@ def test_it_switches_to_postgresql_and_redis():
     assert loaded["engine"] == "django.db.backends.postgresql"
     assert loaded["db"] == "parlance"
     assert loaded["layer"] == "channels_redis.core.RedisChannelLayer"
-    assert loaded["cache"] == "django.core.cache.backends.redis.RedisCache"  # rate limits shared
+    assert loaded["cache"] == "config.cache.FallbackRedisCache"  # rate limits shared
 
 
 def test_it_talks_to_openai_when_a_key_is_set():

@@ -44,3 +44,25 @@ def test_wrong_passwords_on_either_login_page_count_together(staff):
         admin_login(client, staff.email, "wrong")
     assert TOO_MANY in admin_login(client, staff.email, PASSWORD).content.decode()
     assert TOO_MANY in learner_login(client, staff.email, PASSWORD).content.decode()
+
+
+def test_with_redis_down_logins_work_and_are_still_limited_in_this_process(staff, alice, settings, free_port_url):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.FallbackRedisCache",
+            "LOCATION": free_port_url,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    client = Client()
+    assert learner_login(client, alice.email, PASSWORD).status_code == 302
+    for _ in range(5):
+        learner_login(Client(), staff.email, "wrong")
+    assert TOO_MANY in admin_login(Client(), staff.email, PASSWORD).content.decode()
+
+
+@pytest.fixture
+def free_port_url() -> str:
+    from tests.support.daphne import free_port
+
+    return f"redis://127.0.0.1:{free_port()}/0"

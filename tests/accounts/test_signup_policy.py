@@ -144,3 +144,10 @@ def test_signing_up_with_a_known_or_an_unknown_address_looks_the_same(settings, 
     # Each address got one email: the owner of the known one learns someone tried.
     assert sorted(m.to[0] for m in mail.outbox) == sorted([alice.email, "carol@example.com"])
     assert User.objects.filter(email=alice.email).count() == 1
+
+
+def test_a_password_reset_for_a_known_or_an_unknown_address_looks_the_same(alice):
+    known = Client().post("/accounts/password/reset/", {"email": alice.email})
+    unknown = Client().post("/accounts/password/reset/", {"email": "nobody@example.com"})
+    assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
+    assert len(mail.outbox) == 2  # a link for alice, a "no account here" note for the other
