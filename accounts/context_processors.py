@@ -1,8 +1,13 @@
-"""``voice_notice`` on every page: why the signed-in learner cannot start voice practice, or
-None. Read only by the templates that show it (the tutor page, the dashboard)."""
+"""Template variables of the account policy (``accounts.adapter``).
+
+- ``voice_notice``: why the signed-in learner cannot start voice practice, or None; read only
+  by the templates that show it (the tutor page, the dashboard).
+- ``signup_open``: whether to offer the sign-up page (``SIGNUP_MODE``).
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
 from accounts.adapter import voice_blocked_reason
@@ -22,3 +27,7 @@ def _notice(user) -> dict:
     if user.daily_voice_minutes == 0:
         return {"reason": "Voice practice is not turned on for your account. Please ask your teacher.", "verify": False}
     return {}
+
+
+def signup_open(request) -> dict:
+    return {"signup_open": settings.SIGNUP_MODE == "open"}

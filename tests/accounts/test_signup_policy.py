@@ -123,6 +123,12 @@ def test_invitation_mode_closes_the_signup_page(client, settings):
 
     assert not User.objects.filter(email="carol@example.com").exists()
     assert mail.outbox == []
+    assert 'href="/accounts/signup/"' not in client.get("/").content.decode()
+
+
+def test_open_mode_offers_the_signup_page(client, settings):
+    settings.SIGNUP_MODE = "open"
+    assert 'href="/accounts/signup/"' in client.get("/").content.decode()
 
 
 # --- enumeration -----------------------------------------------------------------------------
