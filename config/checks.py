@@ -14,7 +14,9 @@ and these warnings:
 
 - ``parlance.W001`` no ``CSRF_TRUSTED_ORIGINS``: WebSocket origins are checked by host only;
 - ``parlance.W002`` open sign-up without mandatory verification tells who is registered;
-- ``parlance.W003`` several processes need a shared cache for the limits: no ``REDIS_URL``.
+- ``parlance.W003`` several processes need a shared cache for the limits: no ``REDIS_URL``;
+- ``parlance.W004`` behind a TLS proxy (the production default) with ``TRUSTED_PROXY_COUNT=0``:
+  rate limits and logs cannot tell clients apart (``config.access_log``).
 """
 
 from __future__ import annotations
@@ -79,6 +81,13 @@ def _unsafe() -> list:
             "No REDIS_URL: rate limits are counted per process, so several processes allow more tries.",
             hint="Set REDIS_URL when running more than one process.",
             id="parlance.W003",
+        ))
+    if settings.SECURE_PROXY_SSL_HEADER and settings.ALLAUTH_TRUSTED_PROXY_COUNT == 0:
+        found.append(Warning(
+            "Behind a proxy (BEHIND_TLS_PROXY) but TRUSTED_PROXY_COUNT is 0: client addresses for "
+            "rate limits and logs are the proxy's, or unknown.",
+            hint="Set TRUSTED_PROXY_COUNT to the number of proxies in front of the app (1 for one).",
+            id="parlance.W004",
         ))
     return found
 

@@ -16,6 +16,7 @@ PRODUCTION = {
     "CSRF_TRUSTED_ORIGINS": "https://parlance.example",
     "EMAIL_HOST": "smtp.parlance.example",
     "REDIS_URL": "redis://redis:6379/0",
+    "TRUSTED_PROXY_COUNT": "1",
 }
 
 

@@ -26,6 +26,8 @@ def production(settings):
     settings.ACCOUNT_RATE_LIMITS = {}
     settings.CSRF_TRUSTED_ORIGINS = ["https://parlance.example"]
     settings.REDIS_URL = "redis://redis:6379/0"
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
     return settings
 
 
@@ -68,6 +70,7 @@ def test_rate_limits_off_is_an_error(production):
         ({"CSRF_TRUSTED_ORIGINS": []}, "parlance.W001"),
         ({"ACCOUNT_EMAIL_VERIFICATION": "optional"}, "parlance.W002"),
         ({"REDIS_URL": ""}, "parlance.W003"),
+        ({"ALLAUTH_TRUSTED_PROXY_COUNT": 0}, "parlance.W004"),
     ],
 )
 def test_weaker_settings_are_warnings(production, change, expected):
