@@ -12,16 +12,22 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
+from config.access_log import access_log_install  # noqa: E402
+from config.checks import unsafe_settings_refuse  # noqa: E402
+
+unsafe_settings_refuse()
+access_log_install()  # before daphne builds its access logger (after loading this module)
+
 # Imported after Django is set up: routing pulls in models.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from config.origins import websocket_origin_validator  # noqa: E402
 from voice.routing import websocket_urlpatterns  # noqa: E402
 from voice.sideband import sideband_loop_start  # noqa: E402
 
-websockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+websockets = websocket_origin_validator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 if settings.REALTIME_STANDIN:
     from standin.realtime_ws import standin_websockets  # noqa: E402
 

@@ -3,7 +3,9 @@
 ``logging_config(level=..., fmt=...)`` builds the ``LOGGING`` dict for settings. Both
 formatters pass their whole output (message, arguments, exception text) through
 ``redact``, which masks API keys (``sk-…``), browser keys (``ek_…``), bearer tokens and the
-configured server keys, whatever logger wrote them.
+configured server keys, whatever logger wrote them, and the one-off keys of password-reset,
+invitation and email-confirmation links. daphne's access lines come through here too
+(``config.access_log``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ SECRET_PATTERNS = [
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9_\-.~+/=]{3,}"),
 ]
 MASK = "[redacted]"
+# One-off keys in URLs (allauth's password reset, which invitations use too, and email
+# confirmation): the path up to the key is kept, the key is masked.
+URL_KEY_PATTERNS = [
+    re.compile(r"(/password/reset/key/)[^/\s\"'?#]+"),
+    re.compile(r"(/confirm-email/)[^/\s\"'?#]+"),
+    re.compile(r"(?i)([?&](?:key|token|code)=)[^&\s\"'#]+"),
+]
 MIN_SECRET_CHARS = 8
 
 
@@ -40,6 +49,8 @@ def redact(text: str) -> str:
         text = text.replace(secret, MASK)
     for pattern in SECRET_PATTERNS:
         text = pattern.sub(MASK, text)
+    for pattern in URL_KEY_PATTERNS:
+        text = pattern.sub(lambda match: match.group(1) + MASK, text)
     return text
 
 

@@ -44,6 +44,7 @@ for _origin in CSRF_TRUSTED_ORIGINS:
 
 INSTALLED_APPS = [
     "daphne",
+    "config.apps.ConfigConfig",  # its system checks (config/checks.py)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -90,6 +91,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.voice_notice",
+                "accounts.context_processors.signup_open",
             ],
         },
     },
@@ -135,6 +138,22 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Cache ----------------------------------------------------------------
+# allauth counts failed logins and other rate limits in the cache: with several processes
+# the count must be shared, so with Redis the cache is Redis too.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            # Django's RedisCache, answered from local memory while Redis is down (config/cache.py).
+            "BACKEND": "config.cache.FallbackRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "parlance"),
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- Accounts -------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -153,10 +172,18 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
+# Mandatory in production: only then can sign-up hide which addresses are registered.
 ACCOUNT_EMAIL_VERIFICATION = env_choice(
-    "ACCOUNT_EMAIL_VERIFICATION", "optional", {"none", "optional", "mandatory"}
+    "ACCOUNT_EMAIL_VERIFICATION", "optional" if DEBUG else "mandatory", {"none", "optional", "mandatory"}
 )
+ACCOUNT_PREVENT_ENUMERATION = env_bool("ACCOUNT_PREVENT_ENUMERATION", True)
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# Who may create an account: "open" (anyone, on the sign-up page) or "invitation" (staff
+# invite learners in the admin; the sign-up page says so and refuses).
+SIGNUP_MODE = env_choice("SIGNUP_MODE", "open", {"open", "invitation"})
+# Daily voice minutes a self-signed-up learner starts with (staff change them in the admin).
+# With email verification on, voice needs a verified address as well (accounts.adapter).
+SIGNUP_VOICE_MINUTES = env_int("SIGNUP_VOICE_MINUTES", 20 if DEBUG else 0, minimum=0, maximum=600)
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 ACCOUNT_RATE_LIMITS = {} if env_bool("ACCOUNT_RATE_LIMITS", True) else False
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.test import Client
 
@@ -17,6 +19,15 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def own_cache(settings):
+    """A cache of its own for each test (a fresh key prefix), so rate limits that one test
+    (or an earlier run on the same Redis) used up do not refuse the next one."""
+    settings.CACHES = {
+        name: {**conf, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for name, conf in settings.CACHES.items()
+    }
 
 
 def make_user(email: str, **fields) -> User:

@@ -20,12 +20,15 @@ PROBE = (
     " 'db': str(settings.DATABASES['default']['NAME']),"
     " 'layer': settings.CHANNEL_LAYERS['default']['BACKEND'], 'debug': settings.DEBUG,"
     " 'standin': settings.REALTIME_STANDIN, 'base': settings.REALTIME_BASE_URL,"
-    " 'email': settings.EMAIL_BACKEND, 'model': settings.REALTIME_MODEL}))"
+    " 'email': settings.EMAIL_BACKEND, 'model': settings.REALTIME_MODEL,"
+    " 'cache': settings.CACHES['default']['BACKEND'], 'signup': settings.SIGNUP_MODE,"
+    " 'signup_minutes': settings.SIGNUP_VOICE_MINUTES, 'verification': settings.ACCOUNT_EMAIL_VERIFICATION}))"
 )
 OUR_VARS = {
     "DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "OPENAI_API_KEY",
     "REALTIME_STANDIN", "REALTIME_BASE_URL", "REALTIME_MODEL", "CSRF_TRUSTED_ORIGINS",
-    "EMAIL_HOST", "ACCOUNT_EMAIL_VERIFICATION", "LOG_LEVEL",
+    "EMAIL_HOST", "ACCOUNT_EMAIL_VERIFICATION", "LOG_LEVEL", "SIGNUP_MODE", "SIGNUP_VOICE_MINUTES",
+    "ACCOUNT_PREVENT_ENUMERATION", "CACHE_KEY_PREFIX", "TRUSTED_PROXY_COUNT",
 }
 
 
@@ -49,6 +52,8 @@ def test_it_runs_embedded_with_no_environment():
     assert loaded["base"] == ""
     assert loaded["email"] == "django.core.mail.backends.console.EmailBackend"
     assert loaded["model"] == "gpt-realtime"
+    assert loaded["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert (loaded["signup"], loaded["signup_minutes"], loaded["verification"]) == ("open", 20, "optional")
 
 
 def test_it_switches_to_postgresql_and_redis():
@@ -60,6 +65,7 @@ def test_it_switches_to_postgresql_and_redis():
     assert loaded["engine"] == "django.db.backends.postgresql"
     assert loaded["db"] == "parlance"
     assert loaded["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert loaded["cache"] == "config.cache.FallbackRedisCache"  # rate limits shared
 
 
 def test_it_talks_to_openai_when_a_key_is_set():
@@ -72,6 +78,14 @@ def test_it_mounts_the_standin_without_debug_only_when_asked():
     prod = {"DEBUG": "off", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "parlance.example"}
     assert json.loads(load_settings(**prod).stdout)["standin"] is False
     assert json.loads(load_settings(REALTIME_STANDIN="on", **prod).stdout)["standin"] is True
+
+
+def test_without_debug_sign_up_gives_no_voice_minutes_and_verification_is_mandatory():
+    prod = {"DEBUG": "off", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "parlance.example"}
+    loaded = json.loads(load_settings(**prod).stdout)
+    assert (loaded["signup_minutes"], loaded["verification"]) == (0, "mandatory")
+    loaded = json.loads(load_settings(SIGNUP_MODE="invitation", SIGNUP_VOICE_MINUTES="5", **prod).stdout)
+    assert (loaded["signup"], loaded["signup_minutes"]) == ("invitation", 5)
 
 
 @pytest.mark.parametrize(
@@ -88,6 +102,9 @@ def test_it_mounts_the_standin_without_debug_only_when_asked():
         ({"FSRS_DESIRED_RETENTION": "0.5"}, "FSRS_DESIRED_RETENTION"),
         ({"FSRS_DESIRED_RETENTION": "1.5"}, "FSRS_DESIRED_RETENTION"),
         ({"FSRS_DESIRED_RETENTION": "high"}, "FSRS_DESIRED_RETENTION"),
+        ({"SIGNUP_MODE": "closed"}, "SIGNUP_MODE"),
+        ({"SIGNUP_VOICE_MINUTES": "-1"}, "SIGNUP_VOICE_MINUTES"),
+        ({"SIGNUP_VOICE_MINUTES": "601"}, "SIGNUP_VOICE_MINUTES"),
     ],
 )
 def test_it_refuses_malformed_values_naming_the_variable(overrides, named):

@@ -34,7 +34,8 @@ class WrittenTestForm(forms.Form):
             if question.kind == CHOICE:
                 field: forms.Field = forms.ChoiceField(
                     label=question.word.meaning,
-                    choices=[(str(option.pk), option.term) for option in question.options],
+                    # Numbered, not word ids: a value tells nothing (``answers`` maps it back).
+                    choices=[(str(n), option.term) for n, option in enumerate(question.options, start=1)],
                     widget=forms.RadioSelect(attrs={"lang": language} if language else {}),
                     required=False,
                 )
@@ -62,7 +63,11 @@ class WrittenTestForm(forms.Form):
         return [number for number, given in self.answers().items() if not given.strip()]
 
     def answers(self) -> dict[int, str]:
-        return {
-            question.number: self.cleaned_data.get(question.field_name) or ""
-            for question in self.test.questions
-        }
+        """Each answer by question number; a choice as the chosen word's id, for grading."""
+        return {question.number: self._answer(question) for question in self.test.questions}
+
+    def _answer(self, question: Question) -> str:
+        value = self.cleaned_data.get(question.field_name) or ""
+        if question.kind == CHOICE and value:
+            return str(question.options[int(value) - 1].pk)
+        return value

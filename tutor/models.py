@@ -477,3 +477,19 @@ class CallLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call_id} · {self.holder or 'unheld'}"
+
+
+class WrittenTestSheet(models.Model):
+    """The questions of a written test a learner was given, kept on the server under the test's
+    one-off nonce: the form carries only the signed nonce, so it tells nothing of the answers.
+    Sheets older than a test may be are deleted when new ones are made."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="written_test_sheets"
+    )
+    questions = models.JSONField(help_text="[[word id, kind, [option word ids]], ...]")
+    created_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} · {self.nonce}"

@@ -11,9 +11,11 @@ Words are taken in this order: due, then weak (missed or hesitant, not mastered)
 other words being learnt (most recently practised first), then new words, then mastered
 ones. Given the same data and seed, ``written_test_build`` gives the same questions.
 
-The question set is fixed when the test is built: the form carries it in a hidden field
-signed with ``django.core.signing`` (with the learner's id and a one-off nonce), so a
-learner can only be graded on the questions they were given, and only once per test.
+The question set is fixed when the test is built and kept on the server (``WrittenTestSheet``,
+keyed by the test's one-off nonce, in the database so any process can grade it). The form
+carries only the nonce, signed with ``django.core.signing``, and numbers a choice's options
+1 to 4: nothing on the page or in the token tells which answer is right. A learner can only be
+graded on the questions they were given, and only once per test.
 
 Typed answers are compared by ``text_fold``: surrounding spaces and punctuation are
 dropped, inner spaces collapsed, case ignored and accents on Latin letters ignored, so
@@ -32,9 +34,10 @@ from typing import Any
 from django.core import signing
 from django.db import IntegrityError, transaction
 
+from common import clock
 from common.text import text_fold
 from tutor import srs
-from tutor.models import Review, TestResult, Word, WordProgress
+from tutor.models import Review, TestResult, Word, WordProgress, WrittenTestSheet
 from tutor.practice import word_practice_record
 from tutor.progress import WordState, learner_words
 
@@ -43,7 +46,7 @@ MIN_WORDS = 4
 CHOICES = 4
 TOKEN_SALT = "tutor.written-test"
 TOKEN_MAX_AGE_SECONDS = 3 * 60 * 60
-TOKEN_VERSION = 1
+TOKEN_VERSION = 2
 
 TYPED = "typed"
 CHOICE = "choice"
@@ -71,13 +74,22 @@ class WrittenTest:
     questions: tuple[Question, ...]
 
     def token(self, *, learner) -> str:
-        payload = {
-            "v": TOKEN_VERSION,
-            "l": learner.pk,
-            "n": self.nonce,
-            "q": [[q.word.pk, q.kind, [o.pk for o in q.options]] for q in self.questions],
-        }
-        return signing.dumps(payload, salt=TOKEN_SALT, compress=True)
+        """Keep the questions on the server and return the form's token: the signed nonce."""
+        now = clock.now()
+        WrittenTestSheet.objects.filter(
+            created_at__lt=now - dt.timedelta(seconds=TOKEN_MAX_AGE_SECONDS)
+        ).delete()
+        sheet, _ = WrittenTestSheet.objects.get_or_create(
+            nonce=self.nonce,
+            defaults={
+                "learner": learner,
+                "created_at": now,
+                "questions": [[q.word.pk, q.kind, [o.pk for o in q.options]] for q in self.questions],
+            },
+        )
+        if sheet.learner_id != learner.pk:
+            raise ValueError("This nonce belongs to another learner's test.")
+        return signing.dumps({"v": TOKEN_VERSION, "n": self.nonce}, salt=TOKEN_SALT)
 
 
 # --- comparing answers --------------------------------------------------------
@@ -193,14 +205,28 @@ def _payload_questions(payload: Any, learner) -> tuple[str, list[tuple[int, str,
     return nonce, parsed
 
 
-def written_test_load(*, learner, token: str, max_age: int = TOKEN_MAX_AGE_SECONDS) -> WrittenTest:
-    """The test a form was given, checked: signed by us, for this learner, on their words."""
+def _sheet_payload(*, token: str, max_age: int) -> dict:
+    """The stored question set the signed ``token`` names, as ``_payload_questions`` reads it."""
+    old = WrittenTestInvalid("This test is more than three hours old. Please take a new one.")
     try:
-        payload = signing.loads(token, salt=TOKEN_SALT, max_age=max_age)
+        signed = signing.loads(token, salt=TOKEN_SALT, max_age=max_age)
     except signing.SignatureExpired:
-        raise WrittenTestInvalid("This test is more than three hours old. Please take a new one.") from None
+        raise old from None
     except signing.BadSignature:
         raise WrittenTestInvalid("This test could not be checked. Please take a new one.") from None
+    if not isinstance(signed, dict) or signed.get("v") != TOKEN_VERSION or not isinstance(signed.get("n"), str):
+        raise WrittenTestInvalid("This test could not be read. Please take a new one.")
+    sheet = WrittenTestSheet.objects.filter(nonce=signed["n"]).first()
+    if sheet is None:
+        raise WrittenTestInvalid("This test could not be found. Please take a new one.")
+    if sheet.created_at < clock.now() - dt.timedelta(seconds=max_age):
+        raise old
+    return {"v": TOKEN_VERSION, "l": sheet.learner_id, "n": sheet.nonce, "q": sheet.questions}
+
+
+def written_test_load(*, learner, token: str, max_age: int = TOKEN_MAX_AGE_SECONDS) -> WrittenTest:
+    """The test a form was given, checked: signed by us, for this learner, on their words."""
+    payload = _sheet_payload(token=token, max_age=max_age)
     nonce, parsed = _payload_questions(payload, learner)
     ids = {word_id for word_id, _, options in parsed for word_id in (word_id, *options)}
     words = (

@@ -7,6 +7,8 @@ Three limits, all counted from the database so they hold across server processes
 - **Live sessions**: at most ``TUTOR_MAX_LIVE_SESSIONS`` sessions open at once. A resume of a
   session is not a new one. Refused with 403.
 - **Daily minutes**: the learner's ``daily_voice_minutes``. Refused with 403.
+- **Verified address**: with email verification on, a learner whose address is not verified
+  yet (``accounts.adapter.voice_blocked_reason``). Refused with 403, ``email_unverified``.
 
 A session counts from the moment its first key is minted until it ends, and never past its
 hang-up time (``hangup_at``): the day's minutes left or ``TUTOR_MAX_SESSION_MINUTES``,
@@ -27,6 +29,7 @@ import datetime as dt
 from django.conf import settings
 from django.db.models import Q
 
+from accounts.adapter import EMAIL_UNVERIFIED, voice_blocked_reason
 from tutor.models import MintEvent, TutorSession
 from voice.metering import (
     CLOSED_STATUSES,
@@ -156,6 +159,8 @@ def live_limit_message(open_sessions: list[TutorSession], *, now: dt.datetime) -
 def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = None) -> float:
     """Raise ``LimitReached`` unless ``learner`` may have a key now (``session``: a resume);
     the seconds of today's allowance left."""
+    if (unverified := voice_blocked_reason(learner)) is not None:
+        raise LimitReached(unverified, 403, EMAIL_UNVERIFIED)
     recent = MintEvent.objects.filter(learner=learner, created_at__gt=now - RATE_WINDOW).count()
     if recent >= settings.TUTOR_MINTS_PER_MINUTE:
         raise LimitReached(

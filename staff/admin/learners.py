@@ -318,12 +318,19 @@ class UserAdmin(BaseUserAdmin):
         if queryset.filter(pk=request.user.pk).exists():
             self.message_user(request, "You can’t deactivate yourself.", messages.WARNING)
 
-    @admin.action(description="Export grades as CSV")
+    # An export shows the exported rows: it needs the permission to view them, not just users.
+    def has_export_grades_permission(self, request) -> bool:
+        return request.user.has_perm("tutor.view_testresult")
+
+    def has_export_progress_permission(self, request) -> bool:
+        return request.user.has_perm("tutor.view_wordprogress")
+
+    @admin.action(description="Export grades as CSV", permissions=["export_grades"])
     def export_grades(self, request, queryset):
         results = TestResult.objects.filter(learner__in=queryset.values("pk"))
         return csv_response(grade_rows(results), filename=export_filename("grades"))
 
-    @admin.action(description="Export progress as CSV")
+    @admin.action(description="Export progress as CSV", permissions=["export_progress"])
     def export_progress(self, request, queryset):
         progress = WordProgress.objects.filter(learner__in=queryset.values("pk"))
         return csv_response(progress_rows(progress), filename=export_filename("progress"))

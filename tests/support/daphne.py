@@ -124,6 +124,7 @@ def daphne_running(
     start_timeout_s: float = START_TIMEOUT_S,
     log_prefix: str = "daphne-",
     preexec_fn: Callable[[], None] | None = None,
+    args: list[str] | None = None,
 ) -> Daphne:
     """Start daphne on 127.0.0.1 and return it once ``ready_path`` answers; use it in ``with``.
 
@@ -136,6 +137,7 @@ def daphne_running(
     - ``log_prefix``: the name of the temporary file that gets its stdout and stderr
       (``log_path``, read with ``log()``); the file is kept for a look after a failure.
     - ``preexec_fn``: run in the child before daphne (the benchmarks raise its open-files limit).
+    - ``args``: more daphne options (``["--proxy-headers"]``, as in production).
     """
     port = port or free_port()
     child_env = {
@@ -148,6 +150,7 @@ def daphne_running(
     command = [sys.executable, "-m", "daphne"]
     if verbosity is not None:
         command += ["-v", str(verbosity)]
+    command += list(args or [])
     command += ["-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
     with tempfile.NamedTemporaryFile(prefix=log_prefix, suffix=".log", delete=False) as log_file:
         process = subprocess.Popen(

@@ -31,7 +31,7 @@ def new_test(client):
 def right_answers(learner, token) -> dict[str, str]:
     test = written_test_load(learner=learner, token=token)
     return {
-        q.field_name: str(q.word.pk) if q.kind == CHOICE else q.word.term.upper().replace("Á", "A")
+        q.field_name: str(q.options.index(q.word) + 1) if q.kind == CHOICE else q.word.term.upper().replace("Á", "A")
         for q in test.questions
     }
 
@@ -127,7 +127,7 @@ def test_a_second_browser_cannot_grade_the_same_test_again(alice_client, alice, 
 def test_a_tampered_hidden_field_is_refused(alice_client, alice, words):
     _, token = new_test(alice_client)
     payload = signing.loads(token, salt=TOKEN_SALT)
-    payload["q"] = payload["q"][:1]  # only the question the learner knows
+    payload["n"] = "0" * 16  # another test's nonce
     unsigned = signing.dumps(payload, salt=TOKEN_SALT, key="not the secret key")
     for bad in [unsigned, token + "x", ""]:
         response = alice_client.post("/test/submit/", {"token": bad, "answer_1": "gato"})
@@ -141,10 +141,34 @@ def test_a_choice_that_was_not_offered_is_refused(alice_client, alice, words):
     test = written_test_load(learner=alice, token=token)
     question = next(q for q in test.questions if q.kind == CHOICE)
     outside = Word.objects.exclude(pk__in=[o.pk for o in question.options]).first()
-    response = alice_client.post("/test/submit/", {"token": token, question.field_name: str(outside.pk)})
-    assert response.status_code == 400
-    assert "Select a valid choice" in response.content.decode()
+    for value in [str(len(question.options) + 1), "0", "-1", str(outside.pk) + "0"]:
+        response = alice_client.post("/test/submit/", {"token": token, question.field_name: value})
+        assert response.status_code == 400
+        assert "Select a valid choice" in response.content.decode()
     assert not TestResult.objects.exists()
+
+
+def test_the_page_tells_nothing_of_the_answers(alice_client, alice, words):
+    response, token = new_test(alice_client)
+    body = response.content.decode()
+    test = written_test_load(learner=alice, token=token)
+    # The token is signed, not encrypted: all it holds is the version and the nonce.
+    assert signing.loads(token, salt=TOKEN_SALT) == {"v": 2, "n": test.nonce}
+    for question in test.questions:
+        if question.kind == CHOICE:
+            values = re.findall(rf'name="{question.field_name}" value="([^"]*)"', body)
+            assert values == ["1", "2", "3", "4"]
+
+
+def test_the_numbered_choice_grades_the_word_it_names(alice_client, alice, words):
+    _, token = new_test(alice_client)
+    test = written_test_load(learner=alice, token=token)
+    answers = right_answers(alice, token)
+    wrong = next(q for q in test.questions if q.kind == CHOICE)
+    answers[wrong.field_name] = str(next(n for n, o in enumerate(wrong.options, 1) if o != wrong.word))
+    alice_client.post("/test/submit/", {"token": token, **answers})
+    result = TestResult.objects.get(learner=alice)
+    assert result.score == result.max_score - 1
 
 
 def test_not_enough_words_gets_a_friendly_message(bob_client):

@@ -376,7 +376,7 @@ def test_the_limits_read_the_learners_sessions_in_one_query(alice, django_assert
     for minutes in range(5):
         session(alice, status="ended", connected=NOW - (60 - minutes) * MIN, ended=NOW - (58 - minutes) * MIN)
     session(alice, connected=NOW - 5 * MIN, hangup=NOW + 10 * MIN)
-    with django_assert_num_queries(2):  # the mint count, then the sessions
+    with django_assert_num_queries(3):  # the verified address, the mint count, then the sessions
         with pytest.raises(LimitReached):
             mint_allowed(learner=alice, now=NOW)
 
