@@ -313,6 +313,9 @@ class ConversationItem(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     flagged = models.BooleanField(default=False, help_text="Stopped by the output guardrail.")
     flag_reason = models.CharField(max_length=200, blank=True)
+    size = models.PositiveIntegerField(
+        default=0, help_text="Bytes of text and raw data, counted against the storage caps."
+    )
 
     class Meta:
         ordering = ["session", "order", "created_at"]

@@ -17,7 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from voice import calls, guardrail, hangups
-from voice.items import conversation_item_save, db_retrying
+from voice.items import ItemRefused, conversation_item_save, db_retrying
 from voice.protocol import (
     ACK,
     CLOSE_NOT_FOUND,
@@ -145,15 +145,20 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def _item_save(self, message: ItemMessage) -> None:
         # Idempotent, so a save interrupted by a database restart is simply run again. Not
         # thread-sensitive: saves from many sockets run side by side, each on its own connection.
-        await database_sync_to_async(db_retrying(conversation_item_save), thread_sensitive=False)(
-            session=self.session,
-            item_id=message.item_id,
-            role=message.role,
-            kind=message.kind,
-            text=message.text,
-            raw=message.raw,
-            order=message.order,
-        )
+        try:
+            await database_sync_to_async(db_retrying(conversation_item_save), thread_sensitive=False)(
+                session=self.session,
+                item_id=message.item_id,
+                role=message.role,
+                kind=message.kind,
+                text=message.text,
+                raw=message.raw,
+                order=message.order,
+            )
+        except ItemRefused as refused:
+            # Final for this item: the page drops it from its outbox.
+            await self._error(refused.code, refused.message, item_id=message.item_id)
+            return
         ack = {"type": ACK, "item_id": message.item_id}
         if message.role == "assistant" and message.kind == "message":
             verdict = await guardrail.output_check(message.text)
