@@ -159,10 +159,15 @@ async def test_staff_import_a_list_assign_it_and_read_progress_and_a_transcript(
     await page.goto(f"{base}/admin/tutor/tutorsession/?learner__id__exact={learner.pk}")
     await page.click(f"#result_list a[href*='/tutorsession/{session.pk}/change/']")
     await page.wait_for_url(lambda url: f"/admin/tutor/tutorsession/{session.pk}/change/" in url)
-    transcript = await page.text_content("#items-group")
+    await page.click("text=Read the transcript")
+    await page.wait_for_url(lambda url: f"/admin/tutor/tutorsession/{session.pk}/transcript/" in url)
+    transcript = await page.text_content("ol.transcript")
     assert "Sí, tengo un gato negro." in transcript and "¡Hola Lena!" in transcript
-    assert await page.locator("#items-group mark.flagged-item").count() == 1
+    assert await page.locator("ol.transcript mark.flagged-item").count() == 1
     await screenshot(page, "session-transcript")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await screenshot(page, "session-transcript-phone")
+    await page.set_viewport_size(DESKTOP)
 
     await context.close()
     assert errors == []
