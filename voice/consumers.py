@@ -161,21 +161,25 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             return
         ack = {"type": ACK, "item_id": message.item_id}
         if message.role == "assistant" and message.kind == "message":
-            verdict = await guardrail.output_check(message.text)
+            verdict = await guardrail.reply_check(message.text, learner_id=self.learner.pk)
             if verdict.tripped:
                 await database_sync_to_async(guardrail.item_flag)(
                     session=self.session, item_id=message.item_id, reason=verdict.reason
                 )
-                ack.update(flagged=True, message=guardrail.WITHHELD)
+                ack.update(flagged=True, message=verdict.message)
         await self.send_json(ack)
 
     async def _guardrail_check(self, message: CheckMessage) -> None:
-        """A streaming check: when it trips the page cancels the reply at once."""
-        verdict = await guardrail.output_check(message.text)
+        """A streaming check: when it trips the page cancels the reply at once. Over the
+        moderation limits it is answered ``rate_limited`` (no item id: the item stays queued)."""
+        window = self.__dict__.setdefault("_check_window", guardrail.CheckWindow())
+        verdict = await guardrail.output_check(message.text, learner_id=self.learner.pk, window=window)
         if verdict.tripped:
             await self.send_json(
-                {"type": GUARDRAIL, "item_id": message.item_id, "tripped": True, "message": guardrail.WITHHELD}
+                {"type": GUARDRAIL, "item_id": message.item_id, "tripped": True, "message": verdict.message}
             )
+        elif verdict.limited:
+            await self._error("rate_limited", "Too many checks: this one was not sent to moderation.")
 
     async def _call_connect(self, message: CallMessage) -> None:
         try:
