@@ -442,6 +442,7 @@ def test_hostile_frames_get_clean_answers_and_never_touch_another_learner(
     @example(frame=("text", tool_frame("call_w2", "record_word_practice", word="ratón", outcome="correct")))
     @example(frame=("text", tool_frame("call_w3", "get_word_details", word="ga\x00to")))
     @example(frame=("text", tool_frame("call_w4", "get_word_details\ud800", word="gato")))
+    @example(frame=("text", tool_frame("call_w6", "record_word_practice\x00", word="gato", outcome="correct")))
     @example(frame=("text", tool_frame("call_w5", "record_quiz_answer", word="\ud800", outcome="correct\x00")))
     # Found by this test: an unhashable role or kind crashed the consumer.
     @example(
