@@ -149,3 +149,35 @@ async def test_the_socket_refuses_an_item_past_a_cap_naming_it(alice, alice_cook
     assert too_many["type"] == "error" and too_many["code"] == "too_many" and too_many["item_id"] == "item_3"
     assert too_large["type"] == "error" and too_large["code"] == "too_large" and too_large["item_id"] == "item_2"
     assert await ConversationItem.objects.filter(session=session).acount() == 3
+
+
+def test_the_caps_come_from_the_environment_with_clear_errors():
+    import json as json_module
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    names = [
+        "TUTOR_MAX_ITEMS_PER_SESSION", "TUTOR_MAX_ITEM_BYTES_PER_SESSION",
+        "TUTOR_MAX_ITEMS_PER_LEARNER_DAY", "TUTOR_MAX_ITEM_BYTES_PER_LEARNER_DAY",
+        "GUARDRAIL_CHECKS_PER_MINUTE_PER_SOCKET", "GUARDRAIL_CHECKS_PER_MINUTE_PER_LEARNER",
+    ]
+    probe = (
+        "import json, django; from django.conf import settings; django.setup();"
+        f"print(json.dumps({{name: getattr(settings, name) for name in {names!r}}}))"
+    )
+
+    def load(**overrides):
+        environ = {k: v for k, v in os.environ.items() if k not in names and k != "DATABASE_URL"}
+        environ.update(DJANGO_SETTINGS_MODULE="config.settings", **overrides)
+        return subprocess.run(
+            [sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[2], env=environ,
+            capture_output=True, text=True, timeout=60,
+        )
+
+    defaults = load()
+    assert json_module.loads(defaults.stdout) == dict(zip(names, [1_000, 2_000_000, 3_000, 6_000_000, 60, 120]))
+    assert json_module.loads(load(TUTOR_MAX_ITEMS_PER_SESSION="7").stdout)["TUTOR_MAX_ITEMS_PER_SESSION"] == 7
+    refused = load(TUTOR_MAX_ITEM_BYTES_PER_SESSION="0")
+    assert refused.returncode != 0 and "TUTOR_MAX_ITEM_BYTES_PER_SESSION=0 is below the minimum of 1" in refused.stderr
