@@ -180,6 +180,13 @@ def test_the_newest_page_comes_first_and_older_pages_follow(staff_client, alice)
     assert "línea 0" in oldest and "línea 19" in oldest and "línea 20" not in oldest
 
 
+@pytest.mark.parametrize("page", ["abc", "0", "999", "-1"])
+def test_a_page_number_out_of_range_shows_a_page(staff_client, alice, page):
+    session = make_session(alice)
+    many_items(session, 60)
+    assert staff_client.get(transcript_url(session, page)).status_code == 200
+
+
 def test_a_long_item_is_cut_on_the_page(staff_client, alice):
     session = make_session(alice)
     add_item(session, 1, "x" * 20_000)
