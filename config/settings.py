@@ -137,6 +137,16 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Counters that must hold across processes (the guardrail's moderation limits): Redis when
+# it is configured, else this process's memory.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "limits": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "limits"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "limits"}
+    ),
+}
 
 # --- Cache ----------------------------------------------------------------
 # allauth counts failed logins and other rate limits in the cache: with several processes
@@ -277,6 +287,12 @@ if FSRS_DESIRED_RETENTION > 0.99:
 TUTOR_MINTS_PER_MINUTE = env_int("TUTOR_MINTS_PER_MINUTE", 5, minimum=1)
 TUTOR_MAX_LIVE_SESSIONS = env_int("TUTOR_MAX_LIVE_SESSIONS", 1, minimum=1)
 TUTOR_MAX_SESSION_MINUTES = env_float("TUTOR_MAX_SESSION_MINUTES", 30.0, minimum=0.05)
+# What the conversation socket stores (voice/items.py): items and bytes (text and raw data)
+# per session and per learner per day; past a cap an item is refused with too_many/too_large.
+TUTOR_MAX_ITEMS_PER_SESSION = env_int("TUTOR_MAX_ITEMS_PER_SESSION", 1_000, minimum=1)
+TUTOR_MAX_ITEM_BYTES_PER_SESSION = env_int("TUTOR_MAX_ITEM_BYTES_PER_SESSION", 2_000_000, minimum=1)
+TUTOR_MAX_ITEMS_PER_LEARNER_DAY = env_int("TUTOR_MAX_ITEMS_PER_LEARNER_DAY", 3_000, minimum=1)
+TUTOR_MAX_ITEM_BYTES_PER_LEARNER_DAY = env_int("TUTOR_MAX_ITEM_BYTES_PER_LEARNER_DAY", 6_000_000, minimum=1)
 # Prices per million tokens for the staff cost estimate (USD; defaults are
 # gpt-realtime's list prices, check the model's pricing page).
 REALTIME_PRICE_TEXT_IN_PER_MTOK = env_float("REALTIME_PRICE_TEXT_IN_PER_MTOK", 4.0, minimum=0)
@@ -293,6 +309,10 @@ GUARDRAIL_BLOCKED_TERMS = env_list(
     ["fuck", "fucking", "shit", "bitch", "cunt", "motherfucker", "kill yourself", "mierda", "puta", "joder", "gilipollas"],
 )
 GUARDRAIL_MODERATION = env_bool("GUARDRAIL_MODERATION", False)
+# Moderation requests a minute, per conversation socket and per learner (voice/guardrail.py);
+# the learner's count is shared by every process through the "limits" cache.
+GUARDRAIL_CHECKS_PER_MINUTE_PER_SOCKET = env_int("GUARDRAIL_CHECKS_PER_MINUTE_PER_SOCKET", 60, minimum=1)
+GUARDRAIL_CHECKS_PER_MINUTE_PER_LEARNER = env_int("GUARDRAIL_CHECKS_PER_MINUTE_PER_LEARNER", 120, minimum=1)
 OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", "https://api.openai.com/v1", schemes={"http", "https"})
 
 # --- Content Security Policy (django-csp) ---------------------------------

@@ -375,6 +375,9 @@ class ConversationItem(models.Model):
         help_text="Seen by the server on the call's sideband, not only reported by the page.",
     )
     flag_reason = models.CharField(max_length=200, blank=True)
+    size = models.PositiveIntegerField(
+        default=0, help_text="Bytes of text and raw data, counted against the storage caps."
+    )
 
     class Meta:
         ordering = ["session", "order", "created_at"]

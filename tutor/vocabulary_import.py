@@ -35,7 +35,7 @@ from typing import IO, Any
 from django.db import transaction
 
 from accounts.models import LANGUAGE_NAMES
-from common.text import text_clean, text_fold
+from common.text import storable, text_clean, text_fold
 from tutor.models import Word, WordList
 
 MAX_ROWS = 5_000
@@ -237,6 +237,9 @@ def _parse(table: list[list[str]]) -> tuple[list[_Row], list[RowError]]:
             problems.append("term is blank")
         if not meaning:
             problems.append("meaning is blank")
+        for name, value in values.items():
+            if not storable(value):
+                problems.append(f"{name} contains a character that cannot be stored (a NUL or a broken one)")
         for name, value in (("term", term), ("meaning", meaning), ("example", example)):
             if len(value) > max_len[name]:
                 problems.append(f"{name} is longer than {max_len[name]} characters")

@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tutor.models import TutorSession
 from voice import calls, guardrail, hangups
-from voice.items import conversation_item_save, db_retrying
+from voice.items import ItemRefused, conversation_item_save, db_retrying
 from voice.metering import CLOSED_STATUSES
 from voice.protocol import (
     ACK,
@@ -184,32 +184,41 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def _item_save(self, message: ItemMessage) -> None:
         # Idempotent, so a save interrupted by a database restart is simply run again. Not
         # thread-sensitive: saves from many sockets run side by side, each on its own connection.
-        await database_sync_to_async(db_retrying(conversation_item_save), thread_sensitive=False)(
-            session=self.session,
-            item_id=message.item_id,
-            role=message.role,
-            kind=message.kind,
-            text=message.text,
-            raw=message.raw,
-            order=message.order,
-        )
+        try:
+            await database_sync_to_async(db_retrying(conversation_item_save), thread_sensitive=False)(
+                session=self.session,
+                item_id=message.item_id,
+                role=message.role,
+                kind=message.kind,
+                text=message.text,
+                raw=message.raw,
+                order=message.order,
+            )
+        except ItemRefused as refused:
+            # Final for this item: the page drops it from its outbox.
+            await self._error(refused.code, refused.message, item_id=message.item_id)
+            return
         ack = {"type": ACK, "item_id": message.item_id}
         if message.role == "assistant" and message.kind == "message":
-            verdict = await guardrail.output_check(message.text)
+            verdict = await guardrail.reply_check(message.text, learner_id=self.learner.pk)
             if verdict.tripped:
                 await database_sync_to_async(guardrail.item_flag)(
                     session=self.session, item_id=message.item_id, reason=verdict.reason
                 )
-                ack.update(flagged=True, message=guardrail.WITHHELD)
+                ack.update(flagged=True, message=verdict.message)
         await self.send_json(ack)
 
     async def _guardrail_check(self, message: CheckMessage) -> None:
-        """A streaming check: when it trips the page cancels the reply at once."""
-        verdict = await guardrail.output_check(message.text)
+        """A streaming check: when it trips the page cancels the reply at once. Over the
+        moderation limits it is answered ``rate_limited`` (no item id: the item stays queued)."""
+        window = self.__dict__.setdefault("_check_window", guardrail.CheckWindow())
+        verdict = await guardrail.output_check(message.text, learner_id=self.learner.pk, window=window)
         if verdict.tripped:
             await self.send_json(
-                {"type": GUARDRAIL, "item_id": message.item_id, "tripped": True, "message": guardrail.WITHHELD}
+                {"type": GUARDRAIL, "item_id": message.item_id, "tripped": True, "message": verdict.message}
             )
+        elif verdict.limited:
+            await self._error("rate_limited", "Too many checks: this one was not sent to moderation.")
 
     async def _call_connect(self, message: CallMessage) -> None:
         try:

@@ -4,15 +4,23 @@ The page sends every completed item with its upstream id, and resends it until i
 acknowledged, so ``conversation_item_save`` must be safe to call any number of times,
 from two sockets at once, and must take a later version of an item (a learner's
 transcript arriving after the tutor's reply) without letting an older resend undo it.
+
+What is stored has bounds: at most ``TUTOR_MAX_ITEMS_PER_SESSION`` items and
+``TUTOR_MAX_ITEM_BYTES_PER_SESSION`` bytes (text and raw data) a session, and likewise per
+learner per day (``TUTOR_MAX_ITEMS_PER_LEARNER_DAY``, ``TUTOR_MAX_ITEM_BYTES_PER_LEARNER_DAY``).
+The totals are counted in the database inside the save's transaction, with the learner's row
+locked, so two sockets or two processes saving at once cannot both slip under a cap.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import (
     IntegrityError,
     InterfaceError,
@@ -20,13 +28,75 @@ from django.db import (
     connection,
     transaction,
 )
+from django.db.models import Count, Sum
 
+from accounts.models import User
+from common import clock
 from tutor.models import ConversationItem, TutorSession
+from voice.metering import day_start
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+
+
+class ItemRefused(Exception):
+    """An item that would take its session or its learner's day past a storage cap.
+
+    ``code`` is ``too_many`` (items) or ``too_large`` (bytes); nothing was saved."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def item_size(text: str, raw: dict[str, Any] | None) -> int:
+    """The bytes an item counts against the caps: its text and its raw data as JSON."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if raw:
+        size += len(json.dumps(raw, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return size
+
+
+def _totals(queryset) -> tuple[int, int]:
+    totals = queryset.aggregate(items=Count("pk"), size=Sum("size"))
+    return totals["items"], totals["size"] or 0
+
+
+def _caps_check(session: TutorSession, *, new_items: int, new_bytes: int) -> None:
+    """Raise ``ItemRefused`` if ``new_items`` more items and ``new_bytes`` more bytes would
+    take ``session`` or its learner's day past a cap. Run with the learner's row locked."""
+    if new_items <= 0 and new_bytes <= 0:
+        return
+    scopes = [
+        (
+            ConversationItem.objects.filter(session=session),
+            settings.TUTOR_MAX_ITEMS_PER_SESSION,
+            settings.TUTOR_MAX_ITEM_BYTES_PER_SESSION,
+            "this session",
+        ),
+        (
+            ConversationItem.objects.filter(
+                session__learner_id=session.learner_id, created_at__gte=day_start(clock.now())
+            ),
+            settings.TUTOR_MAX_ITEMS_PER_LEARNER_DAY,
+            settings.TUTOR_MAX_ITEM_BYTES_PER_LEARNER_DAY,
+            "today",
+        ),
+    ]
+    for queryset, max_items, max_bytes, scope in scopes:
+        count, size = _totals(queryset)
+        if new_items > 0 and count + new_items > max_items:
+            raise ItemRefused("too_many", f"No more than {max_items} conversation items are kept for {scope}.")
+        if new_bytes > 0 and size + new_bytes > max_bytes:
+            raise ItemRefused("too_large", f"No more than {max_bytes} bytes of conversation are kept for {scope}.")
+
+
+def _learner_lock(session: TutorSession) -> None:
+    # Every save of one learner's items queues here, so the totals counted next are exact.
+    User.objects.select_for_update().filter(pk=session.learner_id).values_list("pk", flat=True).first()
 
 
 def _item_for_update(session: TutorSession, item_id: str) -> ConversationItem | None:
@@ -42,11 +112,14 @@ def _item_save_once(
     *, session, item_id: str, role: str, kind: str, text: str, raw: dict, order: int | None,
     verified: bool,
 ) -> tuple[ConversationItem, str]:
+    _learner_lock(session)
     item = _item_for_update(session, item_id)
     if item is None:
+        size = item_size(text, raw)
+        _caps_check(session, new_items=1, new_bytes=size)
         item = ConversationItem.objects.create(
             session=session, item_id=item_id, role=role, kind=kind, text=text, raw=raw,
-            order=order or 0, verified=verified,
+            order=order or 0, verified=verified, size=size, created_at=clock.now(),
         )
         return item, CREATED
     if item.flagged:
@@ -73,6 +146,12 @@ def _item_save_once(
         changed.append("verified")
     if not changed:
         return item, UNCHANGED
+    # A later version replaces the earlier one: only the difference counts against the caps.
+    size = item_size(item.text, item.raw)
+    _caps_check(session, new_items=0, new_bytes=size - item.size)
+    if size != item.size:
+        item.size = size
+        changed.append("size")
     item.save(update_fields=[*changed, "updated_at"])
     return item, UPDATED
 
@@ -95,9 +174,9 @@ def conversation_item_save(
     new text or raw data updates the item; an empty text never replaces a saved one; nothing
     the page sends replaces an item the sideband saw, and nothing replaces an item the
     guardrail flagged (the evidence staff review). Role and kind are kept from the first
-    save; an ``order`` of None keeps the saved one. Two writers racing on the same new item
-    both succeed: the loser's insert hits the unique constraint and it updates the winner's
-    row instead.
+    save; an ``order`` of None keeps the saved one. ``ItemRefused`` when the item would pass
+    a storage cap. Two writers racing on the same new item both succeed: the loser's insert
+    hits the unique constraint and it updates the winner's row instead.
     """
     fields = dict(
         session=session, item_id=item_id, role=role, kind=kind, text=text, raw=raw or {},

@@ -250,6 +250,14 @@ def message_parse(content: Any) -> Message:
 
 # --- Replies ------------------------------------------------------------------------------
 
+# The codes of ``error`` replies: ``invalid`` and ``unknown_type`` (``message_parse``),
+# ``bad_json``, ``binary``, ``too_large`` (a frame, or an item past a byte cap of
+# ``voice.items``), ``too_many`` (an item past a count cap; a usage record past the session's),
+# ``rate_limited`` (a guardrail check over the moderation limits), ``session_ended`` and
+# ``server_error``. With an ``item_id``, ``invalid``, ``too_large`` and ``too_many`` are final
+# for that item: the page drops it from its outbox.
+ITEM_FINAL_ERRORS = frozenset({"invalid", "too_large", "too_many", "session_ended"})
+
 
 def error_reply(
     code: str, message: str, *, item_id: str | None = None, response_id: str | None = None

@@ -8,7 +8,10 @@ import datetime as dt
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q
+from django.db.models.functions import Length, Substr
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.urls import path, reverse
@@ -35,32 +38,24 @@ def _flag_marker(item: ConversationItem) -> str:
     )
 
 
-class ConversationItemInline(admin.TabularInline):
-    model = ConversationItem
-    fields = ["order", "role", "kind", "transcript_text", "flag", "item_id", "created_at"]
-    readonly_fields = fields
-    ordering = ["order", "created_at"]
-    extra = 0
-    can_delete = False
-    show_change_link = False
-    verbose_name = "transcript item"
-    verbose_name_plural = "transcript"
+TRANSCRIPT_PAGE_ITEMS = 50
+TRANSCRIPT_SHOWN_CHARS = 2_000
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+def transcript_page(session: TutorSession, number) -> tuple[Page, list[ConversationItem]]:
+    """One page of ``session``'s items, newest page first, in conversation order on the page.
 
-    @admin.display(description="text")
-    def transcript_text(self, obj: ConversationItem) -> str:
-        if obj.flagged:
-            return format_html('<mark class="flagged-item">{}</mark>', obj.text)
-        return obj.text
-
-    @admin.display(description="flagged")
-    def flag(self, obj: ConversationItem) -> str:
-        return _flag_marker(obj)
+    Two queries whatever the session holds: the count and the page's rows, each row's text
+    cut to ``TRANSCRIPT_SHOWN_CHARS`` by the database (``shown``, ``length``).
+    """
+    items = (
+        ConversationItem.objects.filter(session=session)
+        .order_by("-order", "-created_at", "-pk")
+        .only("item_id", "role", "kind", "order", "created_at", "flagged", "flag_reason")
+        .annotate(shown=Substr("text", 1, TRANSCRIPT_SHOWN_CHARS), length=Length("text"))
+    )
+    page = Paginator(items, TRANSCRIPT_PAGE_ITEMS).get_page(number)
+    return page, list(reversed(page.object_list))
 
 
 class YesNoFilter(admin.SimpleListFilter):
@@ -143,10 +138,10 @@ class TutorSessionAdmin(admin.ModelAdmin):
         "call_id",
         "hangup_at",
         "usage",
+        "transcript",
         "instructions",
         "focus_words",
     ]
-    inlines = [ConversationItemInline]
     change_list_template = "admin/tutor/tutorsession/change_list.html"
 
     def get_urls(self):
@@ -156,8 +151,37 @@ class TutorSessionAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.usage_view),
                 name="tutor_tutorsession_usage",
             ),
+            path(
+                "<int:session_id>/transcript/",
+                self.admin_site.admin_view(self.transcript_view),
+                name="tutor_tutorsession_transcript",
+            ),
             *super().get_urls(),
         ]
+
+    def transcript_view(self, request, session_id: int):
+        """The session's items as a read-only chat, a page at a time, newest page first."""
+        session = get_object_or_404(TutorSession.objects.select_related("learner"), pk=session_id)
+        if not self.has_view_permission(request, session):
+            raise PermissionDenied
+        page, items = transcript_page(session, request.GET.get("page"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": session,
+            "title": f"Transcript of session {session.pk}",
+            "page": page,
+            "items": items,
+            "shown_chars": TRANSCRIPT_SHOWN_CHARS,
+        }
+        return TemplateResponse(request, "admin/tutor/tutorsession/transcript.html", context)
+
+    @admin.display(description="transcript")
+    def transcript(self, obj: TutorSession) -> str:
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:tutor_tutorsession_transcript", args=[obj.pk])
+        return format_html('<a href="{}">Read the transcript ({} items)</a>', url, obj.items.count())
 
     def usage_view(self, request):
         """Minutes, tokens and estimated cost per learner per day (staff who may view sessions)."""
@@ -197,8 +221,9 @@ class TutorSessionAdmin(admin.ModelAdmin):
         return f"{duration.total_seconds() / 60:.1f}" if duration is not None else "—"
 
     @admin.display(description="items", ordering="_items")
-    def item_count(self, obj: TutorSession) -> int:
-        return obj._items
+    def item_count(self, obj: TutorSession) -> str:
+        url = reverse("admin:tutor_tutorsession_transcript", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj._items)
 
     @admin.display(description="flagged", ordering="_flagged")
     def flagged_count(self, obj: TutorSession) -> str:

@@ -46,7 +46,7 @@ export function isFinalClose(code) {
 }
 
 // `error` codes after which the server will never accept that item or usage record.
-export const ITEM_REFUSED = new Set(["invalid", "too_large", "session_ended"]);
+export const ITEM_REFUSED = new Set(["invalid", "too_large", "too_many", "session_ended"]);
 export const USAGE_REFUSED = new Set(["invalid", "too_large", "too_many", "session_ended"]);
 
 // The key endpoint's refusals of a resume that mean the session is over: stop, don't retry.

@@ -1,10 +1,18 @@
 """daphne killed with SIGKILL mid-session and started again on the same port: the page resumes
-(its socket reconnects and resends its outbox; its call is re-minted for the same session) and
-every item is saved exactly once."""
+(its socket reconnects and resends its outbox; its call is re-minted for the same session),
+every item is saved exactly once, and the hang-ups that came due while no server ran are
+carried out after the restart: the sweep that runs when the resumed call is reported ends
+another learner's overdue session and sends its call's hang-up to the stand-in, and
+``manage.py end_overdue_sessions`` then finds nothing left to do."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -13,7 +21,7 @@ from django.db import connections
 from accounts.models import User
 from tests.conftest import PASSWORD
 from tests.faults.helpers import page_settled
-from tests.support.daphne import daphne_running, free_port
+from tests.support.daphne import REPO, daphne_running, database_url_for_tests, free_port
 from tests.support.people import learner_with_words
 from tutor.models import ConversationItem, TutorSession
 
@@ -42,6 +50,55 @@ def make_learner() -> User:
     return learner_with_words(
         email=EMAIL, name="Kira", password=PASSWORD, list_name="Casa", words=[("gato", "cat"), ("perro", "dog")]
     )
+
+
+LOST_CALL = "rtc_lost_with_the_server"
+
+
+@sync_to_async
+def overdue_session_make() -> TutorSession:
+    """Lena's live call on the server about to die: its hang-up is an hour away for now."""
+    lena = User.objects.create_user(email="lena@example.com", display_name="Lena")
+    kiras = TutorSession.objects.get(learner__email=EMAIL)
+    now = dt.datetime.now(dt.timezone.utc)
+    return TutorSession.objects.create(
+        learner=lena, model="gpt-realtime", voice="marin", instructions="", status=TutorSession.Status.LIVE,
+        call_id=LOST_CALL, connected_at=now, hangup_at=now + dt.timedelta(hours=1),
+        upstream_base_url=kiras.upstream_base_url,
+    )
+
+
+@sync_to_async
+def come_due(session: TutorSession) -> dt.datetime:
+    """The hang-up time passes while no server runs."""
+    due = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5)
+    TutorSession.objects.filter(pk=session.pk).update(hangup_at=due)
+    return due
+
+
+@sync_to_async
+def session_reloaded(session: TutorSession) -> TutorSession:
+    return TutorSession.objects.get(pk=session.pk)
+
+
+async def ended(session: TutorSession, timeout_s: float = 15.0) -> TutorSession:
+    deadline = time.monotonic() + timeout_s
+    while (current := await session_reloaded(session)).status != TutorSession.Status.ENDED:
+        if time.monotonic() > deadline:
+            return current
+        await asyncio.sleep(0.2)
+    return current
+
+
+def end_overdue_sessions_command() -> str:
+    """``manage.py end_overdue_sessions`` as cron runs it: its own process, the same database."""
+    env = {**os.environ, **ENV, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": database_url_for_tests()}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "end_overdue_sessions"], cwd=REPO, env=env,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 @sync_to_async
@@ -91,6 +148,7 @@ async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_o
         await page.wait_for_selector(
             "li.turn-assistant[data-saved=true]", timeout=TIMEOUT_MS
         )  # the greeting
+        lenas = await overdue_session_make()
 
         # Saved by the server but never acknowledged to the page, then the server dies.
         swallow_acks["on"] = True
@@ -102,6 +160,7 @@ async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_o
         assert await pending(page) >= 2
         first.kill()
         swallow_acks["on"] = False
+        lenas_due = await come_due(lenas)
 
     with daphne_running(port=port, env=ENV) as second:
         # The socket comes back and empties the outbox; the call is re-minted for the same session.
@@ -116,6 +175,7 @@ async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_o
             timeout=TIMEOUT_MS,
         )
         await page_settled(page, TIMEOUT_MS)
+        lenas = await ended(lenas)  # by the sweep that ran when the resumed call was reported
         page_ids = await page.eval_on_selector_all(
             "li.turn[data-saved=true]", "els => els.map(e => e.dataset.itemId)"
         )
@@ -123,6 +183,7 @@ async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_o
             "() => Object.keys(localStorage).filter(k => k.startsWith('parlance.outbox.')).length"
         )
         log = second.log()
+        command_output = await sync_to_async(end_overdue_sessions_command)()
 
     saved = await saved_items()
     await sync_to_async(
@@ -136,3 +197,10 @@ async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_o
     assert len(sockets) >= 2 and outboxes == 0
     assert errors == []
     assert "Traceback" not in log
+    # The hang-up that came due while no server ran was carried out after the restart: the
+    # session ended at its hang-up time, and its call's hang-up reached the stand-in (which
+    # no longer had the call: it died with the first server).
+    assert (lenas.status, lenas.end_reason, lenas.ended_at) == (TutorSession.Status.ENDED, "time_limit", lenas_due)
+    assert f"/standin/v1/realtime/calls/{LOST_CALL}/hangup" in log
+    assert f"Could not hang up the call of session {lenas.pk}" in log
+    assert "No overdue sessions." in command_output

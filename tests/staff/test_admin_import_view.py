@@ -155,3 +155,14 @@ def test_learners_and_visitors_are_sent_to_the_admin_login(who, method, alice_cl
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
     assert not WordList.objects.exists()
+
+
+def test_a_nul_in_a_cell_is_reported_not_a_server_error(staff_client, spanish):
+    response = staff_client.post(
+        URL,
+        {"name": "Animals", "language": "es", "file": upload("term,meaning\ngato,cat\nperro,d\x00og\n")},
+    )
+
+    assert response.status_code == 200
+    assert "Row 3: meaning contains a character that cannot be stored" in response.content.decode()
+    assert not WordList.objects.filter(name="Animals").exists()

@@ -74,13 +74,13 @@ def test_the_list_shows_learner_status_minutes_items_and_flags(
     row = session_row(body, flagged_session)
     assert "alice@example.com" in row and "ended" in row
     assert re.search(r'field-minutes">12\.5<', row)
-    assert re.search(r'field-item_count">3<', row)
+    assert re.search(r'field-item_count"><a href="[^"]+/transcript/">3</a><', row)
     assert "⚑ 1" in row
     assert f"session__id__exact={flagged_session.pk}&amp;flagged__exact=1" in row
 
     calm = session_row(body, calm_session)
     assert re.search(r'field-minutes">—<', calm)
-    assert re.search(r'field-item_count">1<', calm)
+    assert re.search(r'field-item_count"><a href="[^"]+/transcript/">1</a><', calm)
     assert re.search(r'field-flagged_count">0<', calm)
 
 
@@ -114,16 +114,113 @@ def test_the_list_takes_the_same_number_of_queries_for_many_sessions(
         assert staff_client.get(SESSIONS).status_code == 200
 
 
+def transcript_url(session, page=None):
+    url = reverse("admin:tutor_tutorsession_transcript", args=[session.pk])
+    return f"{url}?page={page}" if page else url
+
+
 def test_the_transcript_highlights_flagged_items_in_order(staff_client, flagged_session):
-    body = staff_client.get(
-        reverse("admin:tutor_tutorsession_change", args=[flagged_session.pk])
-    ).content.decode()
+    body = staff_client.get(transcript_url(flagged_session)).content.decode()
 
     assert body.index("Hola") < body.index("Something unkind") < body.index("¡Muy bien!")
     assert '<mark class="flagged-item">Something unkind</mark>' in body
     assert "⚑ blocked term: unkind" in body
     assert body.count('class="flagged-item"') == 1
-    assert 'name="items-0-text"' not in body  # read-only
+    assert body.count('class="bubble role-user"') == 1
+    assert body.count('class="bubble role-assistant flagged"') == 1
+    assert "<form" not in body.split('id="content-main"')[1]  # read-only
+
+
+def test_the_change_page_links_the_transcript_instead_of_listing_it(staff_client, flagged_session):
+    body = staff_client.get(
+        reverse("admin:tutor_tutorsession_change", args=[flagged_session.pk])
+    ).content.decode()
+
+    assert transcript_url(flagged_session) in body and "Read the transcript (3 items)" in body
+    assert "Something unkind" not in body and 'id="items-group"' not in body
+
+
+def test_tool_activity_is_collapsed(staff_client, alice):
+    session = make_session(alice)
+    ConversationItem.objects.create(
+        session=session, item_id="call_1", role="assistant", kind="function_call", order=1,
+        text='record_word_practice({"word":"gato","outcome":"correct"})',
+    )
+    ConversationItem.objects.create(
+        session=session, item_id="out_1", role="tool", kind="function_call_output", order=2,
+        text='{"recorded": true}',
+    )
+    body = staff_client.get(transcript_url(session)).content.decode()
+
+    assert body.count('<li class="tool"') == 2 and body.count("<details>") == 2
+    assert "<summary>Tool call" in body and "<summary>Tool result" in body
+    assert "record_word_practice(" in body
+
+
+def many_items(session, count, text="línea"):
+    ConversationItem.objects.bulk_create(
+        ConversationItem(
+            session=session, item_id=f"item_{n}", role="user" if n % 2 else "assistant",
+            text=f"{text} {n}", order=n, size=len(text) + 6,
+        )
+        for n in range(count)
+    )
+
+
+def test_the_newest_page_comes_first_and_older_pages_follow(staff_client, alice):
+    session = make_session(alice)
+    many_items(session, 120)
+
+    newest = staff_client.get(transcript_url(session)).content.decode()
+    oldest = staff_client.get(transcript_url(session, 3)).content.decode()
+
+    assert "línea 119" in newest and "línea 70" in newest and "línea 69" not in newest
+    assert newest.index("línea 70") < newest.index("línea 119")  # in conversation order
+    assert "Page 1 of 3" in newest and "?page=2" in newest
+    assert "línea 0" in oldest and "línea 19" in oldest and "línea 20" not in oldest
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "999", "-1"])
+def test_a_page_number_out_of_range_shows_a_page(staff_client, alice, page):
+    session = make_session(alice)
+    many_items(session, 60)
+    assert staff_client.get(transcript_url(session, page)).status_code == 200
+
+
+def test_a_long_item_is_cut_on_the_page(staff_client, alice):
+    session = make_session(alice)
+    add_item(session, 1, "x" * 20_000)
+    body = staff_client.get(transcript_url(session)).content.decode()
+
+    assert "x" * 2_000 in body and "x" * 2_001 not in body and "20000 characters in all" in body
+
+
+def test_a_session_of_ten_thousand_items_makes_a_small_page_in_few_queries(
+    staff_client, alice, django_assert_max_num_queries
+):
+    session = make_session(alice)
+    change_url = reverse("admin:tutor_tutorsession_change", args=[session.pk])
+    add_item(session, 1, "Hola", role="user")
+    with CaptureQueriesContext(connection) as few:
+        assert staff_client.get(transcript_url(session)).status_code == 200
+    with CaptureQueriesContext(connection) as few_change:
+        assert staff_client.get(change_url).status_code == 200
+    many_items(session, 10_000)
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = staff_client.get(transcript_url(session))
+    with django_assert_max_num_queries(len(few_change.captured_queries)):
+        change = staff_client.get(change_url)
+    assert page.status_code == 200 and change.status_code == 200
+    assert len(page.content) < 60_000 and len(change.content) < 60_000
+    assert page.content.decode().count("<li class=\"bubble") == 50
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert staff_client.get(transcript_url(session, 150)).status_code == 200
+
+
+def test_the_list_links_each_sessions_transcript(staff_client, flagged_session):
+    body = staff_client.get(SESSIONS).content.decode()
+    assert f'href="{transcript_url(flagged_session)}"' in body
 
 
 def test_the_item_list_filters_flagged_items(staff_client, flagged_session, calm_session):
@@ -150,6 +247,7 @@ def test_learners_and_visitors_are_sent_to_the_admin_login(
         SESSIONS,
         f"{SESSIONS}?flagged=yes",
         reverse("admin:tutor_tutorsession_change", args=[flagged_session.pk]),
+        transcript_url(flagged_session),
         f"{ITEMS}?flagged__exact=1",
         reverse("admin:tutor_conversationitem_change", args=[flagged_session.items.first().pk]),
     ]

@@ -69,15 +69,17 @@ def make_people() -> tuple[User, TutorSession]:
         ended_at=now,
         end_reason="user",
     )
-    for order, (role, text, flagged) in enumerate(
+    for order, (role, kind, text, flagged) in enumerate(
         [
-            ("assistant", "¡Hola Lena! ¿Tienes un gato?", False),
-            ("user", "Sí, tengo un gato negro.", False),
-            ("assistant", "[stopped by the guardrail]", True),
+            ("assistant", "message", "¡Hola Lena! ¿Tienes un gato?", False),
+            ("user", "message", "Sí, tengo un gato negro.", False),
+            ("assistant", "function_call", 'record_word_practice({"word":"gato","outcome":"correct"})', False),
+            ("tool", "function_call_output", '{"recorded": true, "word": "gato", "next_review_in_days": 6}', False),
+            ("assistant", "message", "[stopped by the guardrail]", True),
         ]
     ):
         session.items.create(
-            item_id=f"item_{order}", role=role, text=text, order=order, flagged=flagged,
+            item_id=f"item_{order}", role=role, kind=kind, text=text, order=order, flagged=flagged,
             flag_reason="blocked term" if flagged else "",
         )
     return learner, session
@@ -159,10 +161,17 @@ async def test_staff_import_a_list_assign_it_and_read_progress_and_a_transcript(
     await page.goto(f"{base}/admin/tutor/tutorsession/?learner__id__exact={learner.pk}")
     await page.click(f"#result_list a[href*='/tutorsession/{session.pk}/change/']")
     await page.wait_for_url(lambda url: f"/admin/tutor/tutorsession/{session.pk}/change/" in url)
-    transcript = await page.text_content("#items-group")
+    await page.click("text=Read the transcript")
+    await page.wait_for_url(lambda url: f"/admin/tutor/tutorsession/{session.pk}/transcript/" in url)
+    transcript = await page.text_content("ol.transcript")
     assert "Sí, tengo un gato negro." in transcript and "¡Hola Lena!" in transcript
-    assert await page.locator("#items-group mark.flagged-item").count() == 1
+    assert await page.locator("ol.transcript mark.flagged-item").count() == 1
+    assert await page.locator("ol.transcript li.tool details:not([open])").count() == 2  # collapsed
+    await page.click("ol.transcript li.tool >> nth=0 >> summary")
     await screenshot(page, "session-transcript")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await screenshot(page, "session-transcript-phone")
+    await page.set_viewport_size(DESKTOP)
 
     await context.close()
     assert errors == []

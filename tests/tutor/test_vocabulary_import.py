@@ -242,3 +242,29 @@ def test_it_reports_progress_as_it_writes(db, monkeypatch):
     )
 
     assert calls == [(0, 5), (2, 5), (4, 5), (5, 5)]
+
+
+@pytest.mark.parametrize(
+    "row, field",
+    [("ga\x00to,cat,,", "term"), ("gato,c\x00at,,", "meaning"), ("gato,cat,El\x00gato,", "example"),
+     ("gato,cat,,no\x00un", "part_of_speech"), ("ga\ud800to,cat,,", "term")],
+)
+def test_a_cell_that_cannot_be_stored_is_reported_with_its_row_and_column(db, row, field):
+    csv_text = f"term,meaning,example,part_of_speech\nperro,dog,,\n{row}\n"
+
+    report = word_list_import(name="Animals", language="es", rows_or_file=csv_text)
+
+    assert not report.ok
+    assert [e.row for e in report.errors] == [3]
+    assert f"{field} contains a character that cannot be stored" in str(report.errors[0])
+    assert not WordList.objects.filter(name="Animals").exists()
+
+
+def test_a_nul_in_an_uploaded_file_is_a_row_error(db):
+    data = "term,meaning\nperro,dog\ngato,c\x00at\n".encode()
+
+    report = word_list_import(name="Animals", language="es", rows_or_file=io.BytesIO(data))
+
+    assert [str(e) for e in report.errors] == [
+        "Row 3: meaning contains a character that cannot be stored (a NUL or a broken one)."
+    ]

@@ -41,3 +41,8 @@ def test_close_codes_and_final_codes_are_the_same_on_both_sides():
     assert {close[name.strip().removeprefix("CLOSE.")] for name in final.split(",")} == set(
         protocol.FINAL_CLOSE_CODES
     )
+
+
+def test_the_page_drops_an_item_on_exactly_the_errors_that_are_final_for_it():
+    listed = re.search(r"export const ITEM_REFUSED = new Set\(\[(.*?)\]\)", SCRIPT).group(1)
+    assert {code.strip().strip('"') for code in listed.split(",")} == set(protocol.ITEM_FINAL_ERRORS)

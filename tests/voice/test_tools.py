@@ -3,8 +3,9 @@ from unittest import mock
 
 import pytest
 
+from common.text import storable
 from tutor.models import Assignment, Review, ToolCall, TutorSession, Word, WordList, WordProgress
-from voice.tools.runner import tool_call_run
+from voice.tools.runner import TOOL_FAILED, tool_call_run
 from voice.tools.schemas import TOOL_DEFINITIONS
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +153,37 @@ def test_a_failing_tool_answers_an_error_and_can_be_retried(alice, alice_words, 
 
     output = run(alice, "record_word_practice", {"word": "gato", "outcome": "correct"}, session=session, call_id="call_x")
     assert output["recorded"] is True
+
+
+HOSTILE = ["\x00", "\ud800", "a\udfffb", "\x00\ud83d"]
+
+
+@pytest.mark.parametrize("bad", HOSTILE)
+@pytest.mark.parametrize(
+    "name, arguments",
+    [
+        ("{bad}", {"word": "gato"}),
+        ("get_word_details{bad}", {"word": "gato"}),
+        ("get_word_details", {"word": "ga{bad}to"}),
+        ("record_word_practice", {"word": "gato", "outcome": "correct{bad}"}),
+        ("record_word_practice", {"word": "gato", "outcome": "correct", "not{bad}e": 1}),
+        ("record_quiz_answer", {"word": "{bad}", "outcome": "correct"}),
+        ("get_word_details", {"word": "gato", "extra": ["{bad}"]}),
+    ],
+)
+def test_characters_that_cannot_be_stored_get_an_error_output_and_store_nothing_broken(
+    alice, alice_words, session, bad, name, arguments
+):
+    name = name.replace("{bad}", bad)
+    arguments = json.loads(json.dumps(arguments).replace("{bad}", json.dumps(bad)[1:-1]))
+
+    output = run(alice, name, json.dumps(arguments), session=session, call_id="call_1")
+
+    assert set(output) == {"error"} and output["error"] != json.loads(TOOL_FAILED)["error"]
+    assert not Review.objects.exists() and not WordProgress.objects.exists()
+    assert all(storable(call.name) and storable(call.output) for call in ToolCall.objects.all())
+
+
+def test_a_call_id_that_cannot_be_stored_is_refused(alice, alice_words, session):
+    output = run(alice, "get_word_details", {"word": "gato"}, session=session, call_id="call\x00")
+    assert "call_id" in output["error"] and not ToolCall.objects.exists()

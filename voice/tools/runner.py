@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from common.text import storable
 from tutor.models import Review, ToolCall, TutorSession, Word, WordProgress
 from tutor.practice import term_practice_record
 from tutor.progress import learner_words_by_term
@@ -44,7 +45,29 @@ def _arguments(arguments_json: Any) -> dict[str, Any]:
         raise ToolError("arguments are not valid JSON") from None
     if not isinstance(arguments, dict):
         raise ToolError("arguments must be a JSON object")
+    for key, value in arguments.items():
+        if not _storable_json(key) or not _storable_json(value):
+            shown = key if storable(key) else ascii(key)
+            raise ToolError(f"{shown[:64]} contains a character that cannot be stored")
     return arguments
+
+
+def _storable_json(value: Any) -> bool:
+    """Whether every string in decoded JSON ``value`` can be stored (no NUL, no lone surrogate)."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return all(_storable_json(key) and _storable_json(inner) for key, inner in value.items())
+    if isinstance(value, list):
+        return all(_storable_json(inner) for inner in value)
+    return True
+
+
+def _stored_name(name: Any) -> str:
+    """``name`` as it can be stored and shown: a tool name, or an escaped form of anything else."""
+    if isinstance(name, str) and storable(name):
+        return name[:64]
+    return ascii(name)[:64]
 
 
 def _string(arguments: dict[str, Any], name: str, *, max_chars: int) -> str:
@@ -137,7 +160,7 @@ TOOLS: dict[str, Callable[[Any, TutorSession | None, dict[str, Any]], dict[str, 
 def _run(learner, session, name: Any, arguments_json: Any) -> str:
     tool = TOOLS.get(name) if isinstance(name, str) else None
     if tool is None:
-        return _error(f"unknown tool {str(name)[:64]!r}")
+        return _error(f"unknown tool {_stored_name(name)!r}")
     try:
         # A savepoint: a tool that fails leaves nothing half written, and the caller's
         # transaction stays usable.
@@ -174,6 +197,8 @@ def tool_call_run(
     if session is None or not call_id:
         return _run(learner, session, name, arguments_json)
     call_id = str(call_id)[:128]
+    if not storable(call_id):
+        return _error("call_id contains a character that cannot be stored")
     try:
         with transaction.atomic():
             stored = _stored_output(session, call_id)
@@ -185,7 +210,7 @@ def tool_call_run(
             try:
                 with transaction.atomic():
                     ToolCall.objects.create(
-                        session=session, call_id=call_id, name=str(name)[:64], output=output
+                        session=session, call_id=call_id, name=_stored_name(name), output=output
                     )
             except IntegrityError:
                 raise _RunTwice from None
