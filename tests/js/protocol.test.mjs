@@ -56,7 +56,9 @@ test("an error settles an item or usage record only when the server will never t
   assert.deepEqual(protocol.settledKeys({ type: "error", code: "too_large", item_id: "it_1" }), ["item:it_1"]);
   assert.deepEqual(protocol.settledKeys({ type: "error", code: "server_error", item_id: "it_1" }), [], "resent later");
   assert.deepEqual(protocol.settledKeys({ type: "error", code: "too_many", response_id: "r1" }), ["usage:r1"]);
-  assert.deepEqual(protocol.settledKeys({ type: "error", code: "too_many", item_id: "it_1" }), []);
+  // Past a storage cap an item is never taken: drop it.
+  assert.deepEqual(protocol.settledKeys({ type: "error", code: "too_many", item_id: "it_1" }), ["item:it_1"]);
+  assert.deepEqual(protocol.settledKeys({ type: "error", code: "session_ended", item_id: "it_1" }), ["item:it_1"]);
   assert.deepEqual(protocol.settledKeys({ type: "moved", message: "x" }), []);
 });
 
