@@ -151,6 +151,7 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "admin/accounts/user/<id>/password/": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
     "admin/tutor/wordlist/import/": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
     "admin/tutor/tutorsession/usage/": {"GET": STAFF_ONLY},
+    "admin/tutor/tutorsession/<int:session_id>/transcript/": {"GET": STAFF_ONLY},
     **_admin_model_rows(),
 }
 
@@ -389,6 +390,7 @@ VIEW_USER_ONLY_ADMIN = {
     "admin/^(?P<app_label>auth|account|accounts|tutor)/$": {"GET": 404},  # /admin/tutor/: nothing to see
     "admin/tutor/wordlist/import/": {"GET": 403, "POST": 403},
     "admin/tutor/tutorsession/usage/": {"GET": 403},
+    "admin/tutor/tutorsession/<int:session_id>/transcript/": {"GET": 403},
     **{
         pattern: {method: 403 for method in methods}
         for pattern, methods in _admin_model_rows().items()
