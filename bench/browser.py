@@ -60,7 +60,7 @@ document.getElementById("start").addEventListener("click", async () => {
     if (event.type === "error") window.benchError = JSON.stringify(event);
   });
   try {
-    await session.connect({ apiKey: token.client_secret, url: token.calls_url });
+    await session.connect({ apiKey: token.client_secret, url: new URL(token.calls_url, location.href).href });
   } catch (error) {
     window.benchError = String(error);
   }

@@ -137,32 +137,22 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-# Counters that must hold across processes (the guardrail's moderation limits): Redis when
-# it is configured, else this process's memory.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "limits": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "limits"}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "limits"}
-    ),
-}
-
 # --- Cache ----------------------------------------------------------------
-# allauth counts failed logins and other rate limits in the cache: with several processes
-# the count must be shared, so with Redis the cache is Redis too.
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            # Django's RedisCache, answered from local memory while Redis is down (config/cache.py).
-            "BACKEND": "config.cache.FallbackRedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "parlance"),
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-        }
+# allauth counts failed logins and other rate limits in the default cache, and the guardrail
+# its moderation checks in "limits": with several processes the counts must be shared, so with
+# Redis both are Redis (answered from local memory while Redis is down: config/cache.py).
+def _cache(prefix: str) -> dict:
+    if not REDIS_URL:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
+    return {
+        "BACKEND": "config.cache.FallbackRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{env_str('CACHE_KEY_PREFIX', 'parlance')}-{prefix}",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+CACHES = {"default": _cache("default"), "limits": _cache("limits")}
 
 # --- Accounts -------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -8,6 +8,10 @@ from channels.testing import WebsocketCommunicator
 
 from config.origins import websocket_origin_validator
 
+# Channels closes stale database connections around each consumer call, so the sockets here
+# touch the database connection even though nothing is stored.
+pytestmark = pytest.mark.django_db
+
 
 class Accepting(AsyncWebsocketConsumer):
     async def connect(self):
