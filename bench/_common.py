@@ -38,7 +38,8 @@ def parser(description: str) -> argparse.ArgumentParser:
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", ""),
         help="where to build the benchmark's data (default: a temporary SQLite file, or a "
-        f"'{BENCH_DB_NAME}' database beside DATABASE_URL when that is PostgreSQL)",
+        f"'{BENCH_DB_NAME}' database beside DATABASE_URL when that is PostgreSQL; a PostgreSQL "
+        f"database is dropped and made afresh, so its name must start with '{BENCH_DB_NAME}')",
     )
     return p
 
@@ -75,15 +76,18 @@ def bench_database_url(explicit: str, *, need_postgres: bool = False) -> str:
 
 
 def postgres_database_create(url: str) -> None:
-    """CREATE DATABASE for ``url`` if it does not exist (connecting to its server's 'postgres')."""
+    """A fresh, empty database for ``url`` (connecting to its server's 'postgres'): one left by
+    an earlier run may hold another migration history, or data that skews the figures."""
     import psycopg
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
     admin = urlunsplit(parts._replace(path="/postgres", scheme="postgresql"))
+    if name != BENCH_DB_NAME and not name.startswith(BENCH_DB_NAME):
+        raise SystemExit(f"Refusing to recreate {name!r}: only the benchmark's own database is dropped.")
     with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def django_setup(database_url: str, **env: str) -> None:
