@@ -112,15 +112,9 @@ class CallWatcher:
         role_kind = _role_kind(item)
         if role_kind is None:
             return
-        await database_sync_to_async(conversation_item_save)(
-            session=self.session,
-            item_id=item["id"][:128],
-            role=role_kind[0],
-            kind=role_kind[1],
-            text=_text(item)[:20_000],
-            raw={"type": item.get("type"), "source": "sideband"},
-            order=None,
-            verified=True,
+        await database_sync_to_async(_save_seen)(
+            session=self.session, item_id=item["id"], role=role_kind[0], kind=role_kind[1],
+            text=_text(item), item_type=item.get("type"),
         )
         if item.get("type") == "function_call" and item.get("status", "completed") == "completed":
             await self.function_call(item)
@@ -129,10 +123,9 @@ class CallWatcher:
         """The learner's transcript, which may come after the item and after the reply."""
         item_id, transcript = event.get("item_id"), event.get("transcript")
         if isinstance(item_id, str) and isinstance(transcript, str):
-            await database_sync_to_async(conversation_item_save)(
-                session=self.session, item_id=item_id[:128], role="user",
-                kind=ConversationItem.Kind.MESSAGE, text=transcript[:20_000],
-                raw={"type": "message", "source": "sideband"}, order=None, verified=True,
+            await database_sync_to_async(_save_seen)(
+                session=self.session, item_id=item_id, role="user",
+                kind=ConversationItem.Kind.MESSAGE, text=transcript,
             )
 
     async def function_call(self, item: dict[str, Any]) -> None:
@@ -218,11 +211,19 @@ class CallWatcher:
         logger.info("Guardrail stopped a reply in session %s (sideband)", self.session.pk)
 
 
-def _flag(*, session: TutorSession, item_id: str, reason: str, text: str) -> None:
+def _save_seen(
+    *, session: TutorSession, item_id: str, role: str, kind: str, text: str, item_type: str = "message"
+) -> None:
+    """Save an item as the server saw it on the call: verified, keeping the page's order."""
     conversation_item_save(
-        session=session, item_id=item_id[:128], role="assistant",
-        kind=ConversationItem.Kind.MESSAGE, text=text[:20_000],
-        raw={"type": "message", "source": "sideband"}, order=None, verified=True,
+        session=session, item_id=item_id[:128], role=role, kind=kind, text=text[:20_000],
+        raw={"type": item_type, "source": "sideband"}, order=None, verified=True,
+    )
+
+
+def _flag(*, session: TutorSession, item_id: str, reason: str, text: str) -> None:
+    _save_seen(
+        session=session, item_id=item_id, role="assistant", kind=ConversationItem.Kind.MESSAGE, text=text
     )
     guardrail.item_flag(session=session, item_id=item_id[:128], reason=reason)
 
