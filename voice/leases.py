@@ -58,7 +58,7 @@ def leases_claim(*, holder: str, now: dt.datetime, limit: int = 20) -> list[Clai
     ]
     if claims:
         CallLease.objects.filter(pk__in=[claim.lease_id for claim in claims]).update(
-            holder=holder[:64], expires_at=now + lease_length()
+            holder=holder[:64], expires_at=now + lease_length(), joined_at=None
         )
     return claims
 

@@ -119,6 +119,15 @@ class CallWatcher:
         if item.get("type") == "function_call" and item.get("status", "completed") == "completed":
             await self.function_call(item)
 
+    async def catch_up(self) -> None:
+        """Ask the call for the items the page saved that this sideband has not seen: those
+        from before it joined (a holder that died, or the moments before the first join).
+        Each comes back as ``conversation.item.retrieved`` and is handled like a completed item,
+        so a function call made while nobody held the call still runs, once; an id the call
+        does not know (a forged one) gets an ``error`` and changes nothing."""
+        for item_id in await database_sync_to_async(_unseen_item_ids)(self.session.pk):
+            await self.send({"type": "conversation.item.retrieve", "event_id": self._event_id(), "item_id": item_id})
+
     async def transcript_done(self, event: dict[str, Any]) -> None:
         """The learner's transcript, which may come after the item and after the reply."""
         item_id, transcript = event.get("item_id"), event.get("transcript")
@@ -221,6 +230,15 @@ def _save_seen(
     )
 
 
+CATCH_UP_LIMIT = 100
+
+
+def _unseen_item_ids(session_id: int) -> list[str]:
+    """The newest items the page saved for the session that no sideband saw, oldest first."""
+    ids = ConversationItem.objects.filter(session_id=session_id, verified=False).order_by("-pk")
+    return list(reversed(ids.values_list("item_id", flat=True)[:CATCH_UP_LIMIT]))
+
+
 def _flag(*, session: TutorSession, item_id: str, reason: str, text: str) -> None:
     _save_seen(
         session=session, item_id=item_id, role="assistant", kind=ConversationItem.Kind.MESSAGE, text=text
@@ -244,6 +262,7 @@ def _split_handoff(output: str) -> tuple[str, dict | None]:
 
 HANDLERS: dict[str, Callable[[CallWatcher, dict[str, Any]], Awaitable[None]]] = {
     "conversation.item.done": CallWatcher.item_done,
+    "conversation.item.retrieved": CallWatcher.item_done,
     "conversation.item.input_audio_transcription.completed": CallWatcher.transcript_done,
     "response.done": CallWatcher.response_done,
     "input_audio_buffer.speech_started": CallWatcher.speech_started,
@@ -317,6 +336,7 @@ async def call_watch(
         await on_join()
     watcher = CallWatcher(session=session, call_id=call_id, send=connection.send)
     try:
+        await watcher.catch_up()
         async for event in _events(connection):
             if event.get("type") == "error" and _is_join_error(event):
                 await database_sync_to_async(session_call_refused)(

@@ -382,3 +382,26 @@ async def test_a_call_outlives_its_client_secret_but_the_secret_opens_nothing_mo
         assert await refused.until_closed() == 3000
     finally:
         await caller.close()
+
+
+async def test_a_sideband_that_joins_after_another_died_gets_the_calls_events(daphne_server):
+    """A holder killed mid-call (its TCP connection dropped, no close frame) does not stop the
+    call's events from reaching the sideband that takes over."""
+    caller, call_id = await open_call(daphne_server, {"type": "realtime", "instructions": INSTRUCTIONS, "output_modalities": ["text"]})
+    try:
+        first = await sideband(daphne_server, call_id)
+        await first.next("session.created")
+        caller.send(user_text("hola"))
+        caller.send({"type": "response.create"})
+        await first.next("response.done")
+        first.connection._connection.transport.abort()  # as SIGKILL leaves it
+        await asyncio.sleep(0.5)
+        second = await sideband(daphne_server, call_id)
+        await second.next("session.created")
+        mark = len(caller.events)
+        caller.send(user_text("adios"))
+        caller.send({"type": "response.create"})
+        await caller.wait_for("response.done", after=mark)
+        await second.next("response.done")
+    finally:
+        await caller.close()

@@ -47,6 +47,18 @@ def test_a_holder_that_stops_renewing_loses_the_call_to_another(alice):
     assert CallLease.objects.get().holder == "b"
 
 
+def test_a_taken_over_call_counts_as_joined_only_once_its_new_holder_joins(alice):
+    offered(alice)
+    (claim,) = leases.leases_claim(holder="a", now=NOW)
+    leases.lease_joined(lease_id=claim.lease_id, holder="a", now=NOW + SEC)
+    leases.leases_claim(holder="b", now=NOW + 11 * SEC)
+    assert CallLease.objects.get().joined_at is None  # b holds it but has not joined yet
+    leases.lease_joined(lease_id=claim.lease_id, holder="a", now=NOW + 12 * SEC)  # the old holder: ignored
+    assert CallLease.objects.get().joined_at is None
+    leases.lease_joined(lease_id=claim.lease_id, holder="b", now=NOW + 12 * SEC)
+    assert CallLease.objects.get().joined_at == NOW + 12 * SEC
+
+
 def test_ended_calls_and_closed_sessions_are_not_claimed(alice):
     offered(alice, status="ended")
     offered(alice)

@@ -190,3 +190,51 @@ async def test_a_call_the_sideband_cannot_join_is_charged_as_a_false_report(live
     assert ended == "refused"
     await live.arefresh_from_db()
     assert live.keys_unreported == 1 and "could not join" in live.call_refused
+
+
+async def test_on_joining_it_asks_the_call_for_the_items_it_has_not_seen(live):
+    """The page saved items before the sideband joined (or while a holder was dead): the new
+    holder retrieves them from the call; an item the sideband already saw is not asked for."""
+    from asgiref.sync import sync_to_async
+
+    save = sync_to_async(conversation_item_save)
+    await save(session=live, item_id="item_page", role="user", kind="message", text="hola", order=1)
+    await save(session=live, item_id="item_fc", role="assistant", kind="function_call", text="{}", order=2)
+    await save(session=live, item_id="item_seen", role="assistant", kind="message", text="Hola", order=3, verified=True)
+    watch, sent = watcher(live)
+
+    await watch.catch_up()
+
+    assert [(event["type"], event["item_id"]) for event in sent] == [
+        ("conversation.item.retrieve", "item_page"), ("conversation.item.retrieve", "item_fc"),
+    ]
+    assert len({event["event_id"] for event in sent}) == 2
+
+
+async def test_a_retrieved_function_call_runs_once_and_a_retrieved_message_becomes_verified(live):
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(conversation_item_save)(session=live, item_id="item_page", role="user", kind="message", text="hola", order=1)
+    watch, sent = watcher(live)
+    retrieved = {**function_call(), "type": "conversation.item.retrieved"}
+    await watch.handle(retrieved)
+    await watch.handle(retrieved)
+    await watch.handle({"type": "conversation.item.retrieved", "item": {
+        "id": "item_page", "type": "message", "role": "user", "status": "completed",
+        "content": [{"type": "input_text", "text": "hola"}]}})
+
+    assert await ToolCall.objects.filter(session=live, call_id="call_1").acount() == 1
+    assert [event["type"] for event in sent] == ["conversation.item.create", "response.create"]
+    assert await ConversationItem.objects.filter(session=live, item_id="item_page", verified=True).aexists()
+
+
+async def test_a_forged_item_id_the_call_does_not_know_changes_nothing(live):
+    connection = FakeConnection([
+        {"type": "session.created", "session": {}},
+        {"type": "error", "error": {"type": "invalid_request_error", "code": "item_not_found", "message": "no such item"}},
+    ])
+    ended = await sideband.call_watch(session_id=live.pk, call_id="rtc_live", connect=lambda: FakeManager(connection))
+
+    assert ended == sideband.CALL_ENDED
+    await live.arefresh_from_db()
+    assert live.call_refused == "" and not await ToolCall.objects.filter(session=live).aexists()
