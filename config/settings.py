@@ -256,7 +256,7 @@ REALTIME_TOKEN_TTL_SECONDS = env_int("REALTIME_TOKEN_TTL_SECONDS", 60, minimum=1
 REALTIME_HTTP_TIMEOUT_SECONDS = env_float("REALTIME_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 # The server joins each reported call over the Realtime API's sideband and records grades,
 # practice, usage and speaking time from what it sees there (voice/sideband.py).
-REALTIME_SIDEBAND = env_bool("REALTIME_SIDEBAND", False)
+REALTIME_SIDEBAND = env_bool("REALTIME_SIDEBAND", True)
 # Run the sideband loop in each web process (off: run `manage.py run_sideband` instead).
 SIDEBAND_IN_PROCESS = env_bool("SIDEBAND_IN_PROCESS", True)
 SIDEBAND_LEASE_SECONDS = env_float("SIDEBAND_LEASE_SECONDS", 10.0, minimum=1.0)

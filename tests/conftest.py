@@ -22,6 +22,15 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def no_sideband_loop_in_the_test_process(settings):
+    """The test process is not a server: it never runs the sideband's claiming loop, which would
+    outlive the test that started it and claim later tests' calls. The daphne subprocesses
+    the end-to-end tests start run it as a server does; tests/voice/test_sideband.py drives
+    the loop's parts directly."""
+    settings.SIDEBAND_IN_PROCESS = False
+
+
+@pytest.fixture(autouse=True)
 def own_cache(settings):
     """A cache of its own for each test (a fresh key prefix), so rate limits that one test
     (or an earlier run on the same Redis) used up do not refuse the next one."""

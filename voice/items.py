@@ -107,6 +107,11 @@ def _item_for_update(session: TutorSession, item_id: str) -> ConversationItem | 
     )
 
 
+def _next_order(session: TutorSession) -> int:
+    last = ConversationItem.objects.filter(session=session).order_by("-order").values_list("order", flat=True).first()
+    return 0 if last is None else last + 1
+
+
 @transaction.atomic
 def _item_save_once(
     *, session, item_id: str, role: str, kind: str, text: str, raw: dict, order: int | None,
@@ -117,17 +122,24 @@ def _item_save_once(
     if item is None:
         size = item_size(text, raw)
         _caps_check(session, new_items=1, new_bytes=size)
+        if order is None:  # the sideband's save: after what is saved, until the page places it
+            order = _next_order(session)
         item = ConversationItem.objects.create(
             session=session, item_id=item_id, role=role, kind=kind, text=text, raw=raw,
-            order=order or 0, verified=verified, size=size, created_at=clock.now(),
+            order=order, verified=verified, size=size, created_at=clock.now(),
         )
         return item, CREATED
     if item.flagged:
         # Stopped by the guardrail: what was flagged is the evidence staff read; keep it.
         return item, UNCHANGED
     if item.verified and not verified:
-        # The server saw this item on the call itself: the page's copy changes nothing.
-        return item, UNCHANGED
+        # The server saw this item on the call itself: the page's copy changes nothing but
+        # the item's place in the transcript, which is the page's to say.
+        if order is None or order == item.order:
+            return item, UNCHANGED
+        item.order = order
+        item.save(update_fields=["order", "updated_at"])
+        return item, UPDATED
     if item.text and not text:
         # An older copy (say, a learner turn sent before its transcript came): keep ours.
         return item, UNCHANGED

@@ -43,11 +43,16 @@ def lease_offer(*, session_id: int, call_id: str, now: dt.datetime) -> None:
 
 
 @transaction.atomic
-def leases_claim(*, holder: str, now: dt.datetime, limit: int = 20) -> list[Claim]:
-    """Claim up to ``limit`` open leases nobody holds or whose holder's time ran out."""
+def leases_claim(
+    *, holder: str, now: dt.datetime, limit: int = 20, upstreams: frozenset[str] | None = None
+) -> list[Claim]:
+    """Claim up to ``limit`` open leases nobody holds or whose holder's time ran out (only
+    calls on ``upstreams``, when given)."""
     candidates = CallLease.objects.filter(ended_at__isnull=True, expires_at__lte=now).exclude(
         session__status__in=CLOSED_STATUSES
     )
+    if upstreams is not None:
+        candidates = candidates.filter(session__upstream_base_url__in=upstreams)
     if connection.features.has_select_for_update_skip_locked:
         candidates = candidates.select_for_update(skip_locked=True, of=("self",))
     claims = [

@@ -75,8 +75,10 @@ def upstream_for(request) -> Upstream:
     elsewhere.
     """
     if not settings.REALTIME_BASE_URL:
+        base_url = _own_address(request) + STANDIN_PATH
+        _STANDINS_SERVED.add(base_url[:255])
         return Upstream(
-            base_url=_own_address(request) + STANDIN_PATH,
+            base_url=base_url,
             api_key=settings.STANDIN_API_KEY,
             browser_calls_url=f"{STANDIN_PATH}/realtime/calls",
         )
@@ -84,6 +86,22 @@ def upstream_for(request) -> Upstream:
     if not api_key:
         raise RealtimeError("The tutor is not configured.", 503, "not_configured")
     return Upstream(base_url=settings.REALTIME_BASE_URL.rstrip("/"), api_key=api_key)
+
+
+_STANDINS_SERVED: set[str] = set()
+
+
+def upstreams_watchable_here() -> frozenset[str] | None:
+    """The upstreams whose calls this web process may hold the sideband of; None for all.
+
+    With a configured Realtime API, every process can join every call. The embedded stand-in's
+    calls live in the process that answered them, so a web process holds only the calls of the
+    stand-ins it minted at (its own listening addresses): a process set up differently (another
+    policy, another deployment on the same database) never watches them. A dedicated
+    ``run_sideband`` worker watches all."""
+    if settings.REALTIME_BASE_URL:
+        return None
+    return frozenset(_STANDINS_SERVED)
 
 
 def upstream_stored(base_url: str) -> Upstream:

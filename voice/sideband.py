@@ -388,8 +388,9 @@ async def _watch_lease(claim: leases.Claim, holder: str) -> None:
         await database_sync_to_async(leases.lease_end)(lease_id=claim.lease_id, now=clock.now())
 
 
-async def sideband_tick(*, holder: str = HOLDER) -> None:
-    """One round: renew what this process holds, drop what it lost, claim what is free."""
+async def sideband_tick(*, holder: str = HOLDER, every_upstream: bool = False) -> None:
+    """One round: renew what this process holds, drop what it lost, claim what is free (on
+    the upstreams this process may watch, or on all with ``every_upstream``)."""
     held = list(_WATCHERS)
     still = await database_sync_to_async(leases.leases_renew)(holder=holder, lease_ids=held, now=clock.now())
     for lease_id in held:
@@ -398,20 +399,22 @@ async def sideband_tick(*, holder: str = HOLDER) -> None:
             if not task.done():
                 task.cancel()  # another process holds it now
             _WATCHERS.pop(lease_id, None)
-    for claim in await database_sync_to_async(leases.leases_claim)(holder=holder, now=clock.now()):
+    upstreams = None if every_upstream else realtime.upstreams_watchable_here()
+    claimed = await database_sync_to_async(leases.leases_claim)(holder=holder, now=clock.now(), upstreams=upstreams)
+    for claim in claimed:
         if claim.lease_id not in _WATCHERS:
             logger.info("Holding the sideband of session %s", claim.session_id)
             _WATCHERS[claim.lease_id] = asyncio.get_running_loop().create_task(_watch_lease(claim, holder))
 
 
-async def sideband_loop(*, holder: str = HOLDER) -> None:
+async def sideband_loop(*, holder: str = HOLDER, every_upstream: bool = False) -> None:
     """Claim, renew and take over calls for as long as the process runs."""
     global _WAKE
     _WAKE = asyncio.Event()
     interval = settings.SIDEBAND_CLAIM_SECONDS
     while True:
         try:
-            await sideband_tick(holder=holder)
+            await sideband_tick(holder=holder, every_upstream=every_upstream)
         except asyncio.CancelledError:
             raise
         except Exception:

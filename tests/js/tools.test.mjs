@@ -68,3 +68,13 @@ test("with server tools the page never runs a function call itself", async () =>
   await tools.onFunctionCall({ id: "fc2", type: "function_call", call_id: "c2", name: "record_word_practice", arguments: "{}" });
   assert.equal(ran, 1);
 });
+
+test("the tools read server_tools through the conversation they are given, as the page wires them", async () => {
+  const { Conversation } = await import("../../static/js/tutor/conversation.js");
+  const session = { grant: { server_tools: true }, client: null, socket: null };
+  const conversation = new Conversation({ session, transcript: {}, view: {} });
+  const tools = new Tools({ session: conversation, transcript: {}, view: {} });
+  assert.equal(tools.serverTools, true);
+  session.grant = { server_tools: false };
+  assert.equal(tools.serverTools, false);
+});

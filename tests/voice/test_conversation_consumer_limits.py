@@ -50,7 +50,8 @@ def usage(response_id="resp_1", **changes):
 # --- usage --------------------------------------------------------------------------------
 
 
-async def test_usage_is_recorded_once_per_response(alice_session, alice_cookie):
+async def test_usage_is_recorded_once_per_response(alice_session, alice_cookie, settings):
+    settings.REALTIME_SIDEBAND = False  # with it, usage comes from the call, not the page
     async with open_socket(alice_session.pk, alice_cookie) as communicator:
         assert await ask(communicator, usage("resp_1")) == {"type": "usage_ack", "response_id": "resp_1"}
         assert await ask(communicator, usage("resp_1")) == {"type": "usage_ack", "response_id": "resp_1"}

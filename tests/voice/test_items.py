@@ -108,3 +108,13 @@ def test_a_flagged_item_cannot_be_overwritten(session):
     assert outcome == UNCHANGED
     item.refresh_from_db()
     assert (item.text, item.raw, item.order, item.flagged) == ("something the guardrail stopped", {}, 0, True)
+
+
+def test_an_item_the_sideband_saved_first_is_placed_where_the_page_says_and_keeps_its_text(session):
+    save(session, item_id="item_page", text="hola", order=4)
+    seen, status = save(session, item_id="item_seen", role="assistant", text="Hola, ¿qué tal?", order=None, verified=True)
+    assert (status, seen.order) == (CREATED, 5)  # after what is saved, until the page places it
+    item, status = save(session, item_id="item_seen", role="assistant", text="forged", order=3)
+    assert status == UPDATED
+    assert (item.order, item.text, item.verified) == (3, "Hola, ¿qué tal?", True)
+    assert save(session, item_id="item_seen", role="assistant", text="forged", order=3)[1] == UNCHANGED

@@ -85,3 +85,28 @@ def test_processes_claiming_at_once_never_hold_the_same_call(alice):
     holders = dict(CallLease.objects.values_list("pk", "holder"))
     for holder, result in zip("abcd", results):
         assert all(holders[lease] == holder for lease in result)
+
+
+def test_a_process_claims_only_calls_on_the_upstreams_it_may_watch(alice):
+    for port in (8001, 8002):
+        session = TutorSession.objects.create(
+            learner=alice, model="m", voice="v", instructions="", status="live", call_id=f"rtc_{port}",
+            upstream_base_url=f"http://127.0.0.1:{port}/standin/v1",
+        )
+        leases.lease_offer(session_id=session.pk, call_id=session.call_id, now=NOW)
+    mine = leases.leases_claim(holder="a", now=NOW, upstreams=frozenset({"http://127.0.0.1:8001/standin/v1"}))
+    assert [claim.call_id for claim in mine] == ["rtc_8001"]
+    assert leases.leases_claim(holder="b", now=NOW, upstreams=frozenset()) == []
+    assert [claim.call_id for claim in leases.leases_claim(holder="worker", now=NOW)] == ["rtc_8002"]
+
+
+def test_a_web_process_on_the_standin_watches_only_the_standins_it_minted_at(settings, rf):
+    from voice import realtime
+
+    settings.REALTIME_BASE_URL = ""
+    request = rf.post("/tutor/token/")
+    request.scope = {"server": ("127.0.0.1", 8123)}
+    base_url = realtime.upstream_for(request).base_url
+    assert base_url in realtime.upstreams_watchable_here()
+    settings.REALTIME_BASE_URL = "https://api.openai.com/v1"
+    assert realtime.upstreams_watchable_here() is None

@@ -62,7 +62,7 @@ def test_it_mints_a_key_and_starts_a_session(alice_client, alice, alice_words, u
         "model": settings.REALTIME_MODEL,
         "voice": settings.REALTIME_VOICE,
         "socket_url": f"/ws/tutor/sessions/{session.pk}/",
-        "server_tools": False,
+        "server_tools": settings.REALTIME_SIDEBAND,  # on by default: the server runs the tools
     }
     assert session.status == TutorSession.Status.MINTED
     assert (session.model, session.voice) == (settings.REALTIME_MODEL, settings.REALTIME_VOICE)

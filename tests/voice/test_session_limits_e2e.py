@@ -159,7 +159,11 @@ async def test_a_dropped_call_resumes_the_same_session_with_a_recap(chromium, da
     saved = await saved_items(session.pk)
     saved_ids = [item.item_id for item in saved]
     assert len(saved_ids) == len(set(saved_ids))  # nothing saved twice
-    assert set(page_items) == set(saved_ids)
+    # Every item the page showed is saved; the server's sideband may have seen more than the
+    # page showed (it saves every item of the call), and those are marked as seen by it.
+    assert set(page_items) <= set(saved_ids)
+    extra = [item for item in saved if item.item_id not in page_items]
+    assert all(item.verified for item in extra)
     assert greeting_ids[0] in saved_ids
     assert "Mi perro es grande" in [item.text for item in saved]
     orders = [item.order for item in saved]

@@ -113,7 +113,7 @@ async def test_the_learners_transcript_is_saved_as_verified_and_the_page_cannot_
         session=live, item_id="item_u", role="user", kind="message", text="gato gato gato", order=3
     )
     item = await ConversationItem.objects.aget(session=live, item_id="item_u")
-    assert (outcome, item.text, item.verified) == ("unchanged", "el gato", True)
+    assert (outcome, item.text, item.verified, item.order) == ("updated", "el gato", True, 3)  # only placed
 
 
 async def test_a_blocked_term_in_the_streaming_reply_cancels_it_and_flags_the_item(live, settings):

@@ -18,6 +18,11 @@ export class Conversation {
     return this.session.client;
   }
 
+  // The minted key's answer (the tools read `server_tools` from it).
+  get grant() {
+    return this.session.grant;
+  }
+
   get socket() {
     return this.session.socket;
   }

@@ -19,6 +19,6 @@ class Command(BaseCommand):
             raise CommandError("REALTIME_SIDEBAND is off: there is nothing to join.")
         self.stdout.write(f"Sideband worker {HOLDER} claiming calls (Ctrl-C to stop)")
         try:
-            asyncio.run(sideband_loop(holder=HOLDER))
+            asyncio.run(sideband_loop(holder=HOLDER, every_upstream=True))
         except KeyboardInterrupt:
             self.stdout.write("Stopped.")
