@@ -3,6 +3,7 @@ page's call report changes nothing, and names only the call the server recorded.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -67,3 +68,36 @@ async def test_a_session_without_a_server_call_accepts_no_report(server_calls, a
     session = await TutorSession.objects.aget(pk=session.pk)
     # The page cannot settle the mint by naming a call: only the server's own call does.
     assert (session.call_id, session.keys_unreported, session.status) == ("", 1, "minted")
+
+
+async def test_a_server_created_call_that_replaces_one_tells_every_page_which_page_it_went_on_in(
+    server_calls, live_session, alice, settings
+):
+    import httpx
+    import respx
+
+    from voice import calls
+
+    settings.REALTIME_BASE_URL = ""
+    settings.STANDIN_API_KEY = "sk-standin-test"
+    await TutorSession.objects.filter(pk=live_session.pk).aupdate(upstream_base_url="http://testserver/standin/v1")
+    with respx.mock(assert_all_called=False) as router:
+        hangup = router.post("http://testserver/standin/v1/realtime/calls/rtc_server_made/hangup").mock(
+            return_value=httpx.Response(200)
+        )
+        async with open_socket(live_session.pk, await sync_to_async(session_cookie)(alice)) as page_socket:
+            session = await TutorSession.objects.aget(pk=live_session.pk)
+            await calls.call_report(
+                session=session, call_id="rtc_server_new", reporter="", page="page-2", settles_key=False
+            )
+            moved = await page_socket.receive_json_from(timeout=2)
+        for _ in range(50):
+            if hangup.called:
+                break
+            await asyncio.sleep(0.02)
+
+    # Each page hears it; the page that asked for the new call (page-2) knows itself and stays.
+    assert moved == {"type": "moved", "message": "This session went on in another window.", "page": "page-2"}
+    assert hangup.called
+    session = await TutorSession.objects.aget(pk=live_session.pk)
+    assert (session.call_id, session.keys_unreported) == ("rtc_server_new", 0)
