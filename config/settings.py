@@ -252,7 +252,13 @@ REALTIME_BASE_URL = env_url(
 REALTIME_MODEL = env_str("REALTIME_MODEL", "gpt-realtime")
 REALTIME_VOICE = env_str("REALTIME_VOICE", "marin")
 REALTIME_TRANSCRIBE_MODEL = env_str("REALTIME_TRANSCRIBE_MODEL", "gpt-4o-mini-transcribe")
-REALTIME_TOKEN_TTL_SECONDS = env_int("REALTIME_TOKEN_TTL_SECONDS", 60, minimum=10, maximum=7200)
+# The shortest life the page needs: key minted to call created takes under 0.1 s against the
+# stand-in and a second or two against OpenAI; the page reuses a key only with 10 s left (keys.js).
+REALTIME_TOKEN_TTL_SECONDS = env_int("REALTIME_TOKEN_TTL_SECONDS", 20, minimum=10, maximum=7200)
+# Who creates the WebRTC call: "browser" (the page gets a short-lived ek_ key and POSTs its SDP
+# offer to the Realtime API itself) or "server" (the page POSTs its offer to /tutor/calls/ and
+# the server creates the call with its own key, so it knows every call id first-hand).
+REALTIME_CALL_SETUP = env_choice("REALTIME_CALL_SETUP", "browser", {"browser", "server"})
 REALTIME_HTTP_TIMEOUT_SECONDS = env_float("REALTIME_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 # The server joins each reported call over the Realtime API's sideband and records grades,
 # practice, usage and speaking time from what it sees there (voice/sideband.py).

@@ -39,6 +39,9 @@ CORS_HEADERS = {
 }
 
 
+CALL_FORM_PARTS = {"sdp", "session"}
+
+
 def _error(status: int, message: str, *, code: str | None = None, param: str | None = None) -> JsonResponse:
     return JsonResponse(
         {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}},
@@ -114,6 +117,10 @@ async def calls(request: HttpRequest) -> HttpResponse:
             return _error(
                 401, "The multipart form of /realtime/calls needs the server API key.", code="invalid_api_key"
             )
+        # The form is exactly RealtimeCallCreateRequest (additionalProperties: false).
+        unknown = sorted((set(request.POST) | set(request.FILES)) - CALL_FORM_PARTS)
+        if unknown:
+            return _error(400, f"Unknown parameter: '{unknown[0]}'.", code="unknown_parameter", param=unknown[0])
         sdp_part = request.POST.get("sdp") or _file_text(request, "sdp")
         session_part = request.POST.get("session") or _file_text(request, "session")
         if not sdp_part:

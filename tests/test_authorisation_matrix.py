@@ -53,6 +53,8 @@ STAFF_REDIRECT = row(302, 302, 302, 302)
 GUESTS_ONLY = row(200, 302, 302, 302)  # sign-in pages: signed-in users are sent on
 NOT_ALLOWED = row(405, 405, 405, 405)
 BEARER_ONLY = row(401, 401, 401, 401)  # the stand-in wants its bearer key, not a session
+STRICT_CALLS = row(401, 201, 404, 404)  # POST /tutor/calls/ with REALTIME_CALL_SETUP=server
+OFFER = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
 
 
 # --- The admin's model pages: every registered model must be listed ------------------------
@@ -105,6 +107,9 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "test/results/<int:result_id>/": {"GET": OWN_ONLY},
     # A fresh key for A's session: JSON 401 for visitors, "not found" for anyone else's.
     "tutor/token/": {"GET": NOT_ALLOWED, "POST": row(401, 200, 404, 404)},
+    # A's offer for a call the server creates: there only with REALTIME_CALL_SETUP=server
+    # (the default is browser); that mode's row is STRICT_CALLS below.
+    "tutor/calls/": {"GET": NOT_ALLOWED, "POST": row(401, 404, 404, 404)},
     # The Realtime stand-in: an API with bearer keys, the same for every signed-in user.
     "standin/v1/realtime/client_secrets": {"GET": NOT_ALLOWED, "POST": BEARER_ONLY},
     "standin/v1/realtime/calls": {"GET": NOT_ALLOWED, "POST": BEARER_ONLY},
@@ -246,6 +251,12 @@ def status_of(role: str, method: str, pattern: str, world: dict) -> int:
         return client.post(
             path,
             data=json.dumps({"session_id": world["session"].pk}),
+            content_type="application/json",
+        ).status_code
+    if pattern == "tutor/calls/":
+        return client.post(
+            path,
+            data=json.dumps({"session_id": world["session"].pk, "sdp": OFFER}),
             content_type="application/json",
         ).status_code
     return client.post(path, data={}).status_code
@@ -420,3 +431,25 @@ def test_staff_who_may_only_view_users_get_no_further(pattern, world, upstream, 
         for method in VIEW_USER_ONLY_ADMIN[pattern]
     }
     assert actual == VIEW_USER_ONLY_ADMIN[pattern]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_server_calls_only_the_owner_gets_a_call_for_her_session(world, upstream, settings):
+    """The row of POST /tutor/calls/ when it is there: A's session has a mint to spend; B and
+    staff get "not found" and spend nothing of it."""
+    from django.utils import timezone
+
+    from tutor.models import MintEvent
+
+    settings.REALTIME_CALL_SETUP = "server"
+    session = world["session"]
+    TutorSession.objects.filter(pk=session.pk).update(keys_unreported=1)
+    MintEvent.objects.create(learner=session.learner, session=session, created_at=timezone.now())
+    upstream.post("http://testserver/standin/v1/realtime/calls").mock(
+        return_value=httpx.Response(201, text=OFFER, headers={"Location": "/v1/realtime/calls/rtc_matrix"})
+    )
+    # Learner A last, so the others meet the session with its mint unspent.
+    order = ("anonymous", "learner_b", "staff", "learner_a")
+    actual = {role: status_of(role, "POST", "tutor/calls/", world) for role in order}
+    assert actual == STRICT_CALLS
+    assert TutorSession.objects.get(pk=session.pk).call_id == "rtc_matrix"

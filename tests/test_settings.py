@@ -22,9 +22,11 @@ PROBE = (
     " 'standin': settings.REALTIME_STANDIN, 'base': settings.REALTIME_BASE_URL,"
     " 'email': settings.EMAIL_BACKEND, 'model': settings.REALTIME_MODEL,"
     " 'cache': settings.CACHES['default']['BACKEND'], 'signup': settings.SIGNUP_MODE,"
-    " 'signup_minutes': settings.SIGNUP_VOICE_MINUTES, 'verification': settings.ACCOUNT_EMAIL_VERIFICATION}))"
+    " 'signup_minutes': settings.SIGNUP_VOICE_MINUTES, 'verification': settings.ACCOUNT_EMAIL_VERIFICATION,"
+    " 'call_setup': settings.REALTIME_CALL_SETUP, 'key_ttl': settings.REALTIME_TOKEN_TTL_SECONDS}))"
 )
 OUR_VARS = {
+    "REALTIME_CALL_SETUP", "REALTIME_TOKEN_TTL_SECONDS",
     "DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "OPENAI_API_KEY",
     "REALTIME_STANDIN", "REALTIME_BASE_URL", "REALTIME_MODEL", "CSRF_TRUSTED_ORIGINS",
     "EMAIL_HOST", "ACCOUNT_EMAIL_VERIFICATION", "LOG_LEVEL", "SIGNUP_MODE", "SIGNUP_VOICE_MINUTES",
@@ -80,6 +82,13 @@ def test_it_mounts_the_standin_without_debug_only_when_asked():
     assert json.loads(load_settings(REALTIME_STANDIN="on", **prod).stdout)["standin"] is True
 
 
+def test_the_page_sets_up_calls_with_the_shortest_life_key_unless_told_otherwise():
+    loaded = json.loads(load_settings().stdout)
+    assert (loaded["call_setup"], loaded["key_ttl"]) == ("browser", 20)
+    loaded = json.loads(load_settings(REALTIME_CALL_SETUP="Server", REALTIME_TOKEN_TTL_SECONDS="10").stdout)
+    assert (loaded["call_setup"], loaded["key_ttl"]) == ("server", 10)
+
+
 def test_without_debug_sign_up_gives_no_voice_minutes_and_verification_is_mandatory():
     prod = {"DEBUG": "off", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "parlance.example"}
     loaded = json.loads(load_settings(**prod).stdout)
@@ -98,6 +107,7 @@ def test_without_debug_sign_up_gives_no_voice_minutes_and_verification_is_mandat
         ({"DEBUG": "off"}, "SECRET_KEY"),
         ({"CSRF_TRUSTED_ORIGINS": "parlance.example"}, "CSRF_TRUSTED_ORIGINS"),
         ({"REALTIME_TOKEN_TTL_SECONDS": "5"}, "REALTIME_TOKEN_TTL_SECONDS"),
+        ({"REALTIME_CALL_SETUP": "page"}, "REALTIME_CALL_SETUP"),
         ({"ACCOUNT_EMAIL_VERIFICATION": "sometimes"}, "ACCOUNT_EMAIL_VERIFICATION"),
         ({"FSRS_DESIRED_RETENTION": "0.5"}, "FSRS_DESIRED_RETENTION"),
         ({"FSRS_DESIRED_RETENTION": "1.5"}, "FSRS_DESIRED_RETENTION"),

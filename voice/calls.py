@@ -22,15 +22,22 @@ from voice.metering import CLOSED_STATUSES
 from voice.protocol import CALL_ACK, ENDED
 from voice.sessions import CallTaken, SessionClosed, session_call_start, session_end
 
-__all__ = ["CallTaken", "SessionClosed", "call_end", "call_report"]
+__all__ = ["CallMismatch", "CallTaken", "SessionClosed", "call_end", "call_report", "call_report_check"]
 
 
-async def call_report(*, session: TutorSession, call_id: str, reporter: str) -> dict[str, Any]:
-    """Record ``call_id`` as ``session``'s call, reported by the socket ``reporter``; the
-    ``call_ack`` reply. ``SessionClosed`` if the session has ended."""
+class CallMismatch(Exception):
+    """The page reported a call id that is not the one the server created for its session."""
+
+
+async def call_report(
+    *, session: TutorSession, call_id: str, reporter: str, page: str = "", settles_key: bool = True
+) -> dict[str, Any]:
+    """Record ``call_id`` as ``session``'s call, reported by the socket ``reporter`` (or, for a
+    call the server created, by the page ``page`` that asked for it, with ``settles_key``
+    False); the ``call_ack`` reply. ``SessionClosed`` if the session has ended."""
     now = clock.now()
     session, replaced = await database_sync_to_async(session_call_start)(
-        session=session, call_id=call_id, now=now
+        session=session, call_id=call_id, now=now, settles_key=settles_key
     )
     # The hang-up runs in this server process whatever the page does from now on.
     hangups.hangup_schedule(session.pk)
@@ -44,14 +51,30 @@ async def call_report(*, session: TutorSession, call_id: str, reporter: str) -> 
     if replaced:
         # One call per session: a call this one replaces must not run on unwatched. A page
         # still holding it (the session was continued in another window) stops first.
-        await hangups.page_tell_moved(session.pk, reporter=reporter)
+        await hangups.page_tell_moved(session.pk, reporter=reporter, page=page)
         hangups.call_hang_up_later(session, call_id=replaced)
+    return _call_ack(session, call_id=call_id, now=now)
+
+
+def _call_ack(session: TutorSession, *, call_id: str, now) -> dict[str, Any]:
     return {
         "type": CALL_ACK,
         "call_id": call_id,
         "hangup_at": int(session.hangup_at.timestamp()),
         "seconds_left": max(0, round((session.hangup_at - now).total_seconds())),
     }
+
+
+async def call_report_check(*, session: TutorSession, call_id: str) -> dict[str, Any]:
+    """A page's report of a call the server created itself (``REALTIME_CALL_SETUP=server``):
+    it changes nothing, and is acknowledged only when it names the call the server recorded.
+    ``SessionClosed`` if the session has ended, ``CallMismatch`` for any other call id."""
+    current = await TutorSession.objects.aget(pk=session.pk)
+    if current.status in CLOSED_STATUSES:
+        raise SessionClosed(f"session {current.pk} is {current.status}")
+    if not current.call_id or current.call_id != call_id or current.hangup_at is None:
+        raise CallMismatch(f"session {current.pk} has no call {call_id}")
+    return _call_ack(current, call_id=call_id, now=clock.now())
 
 
 async def call_end(

@@ -222,14 +222,22 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     async def _call_connect(self, message: CallMessage) -> None:
         try:
-            reply = await calls.call_report(
-                session=self.session, call_id=message.call_id, reporter=self.channel_name
-            )
+            if settings.REALTIME_CALL_SETUP == "server":
+                # The server created the call and recorded its id itself: the page's word is
+                # only checked against it.
+                reply = await calls.call_report_check(session=self.session, call_id=message.call_id)
+            else:
+                reply = await calls.call_report(
+                    session=self.session, call_id=message.call_id, reporter=self.channel_name
+                )
         except SessionClosed:
             await self._error("session_ended", "This session has ended; start a new one.")
             return
         except CallTaken:
             await self._error("call_taken", "That call belongs to another session.")
+            return
+        except calls.CallMismatch:
+            await self._error("call_mismatch", "That is not the call the server set up for this session.")
             return
         await self.send_json(reply)
 
@@ -270,7 +278,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def session_moved(self, event: dict) -> None:
         """From the channel layer: another page of this session reported a new call."""
         if event.get("reporter") != self.channel_name:
-            await self.send_json({"type": MOVED, "message": MOVED_MESSAGE})
+            moved = {"type": MOVED, "message": MOVED_MESSAGE}
+            if event.get("page"):
+                # A call the server created: the page it went on in knows itself by this id.
+                moved["page"] = event["page"]
+            await self.send_json(moved)
 
     async def session_time_up(self, event: dict) -> None:
         """From the channel layer: the server ended this session at its time limit."""

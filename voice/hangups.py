@@ -116,11 +116,14 @@ async def page_tell_time_up(session_id: int, message: str) -> None:
     )
 
 
-async def page_tell_moved(session_id: int, *, reporter: str) -> None:
-    """Tell the session's other pages that it goes on in the page whose socket is ``reporter``:
-    they stop without ending it (their call is being hung up)."""
+async def page_tell_moved(session_id: int, *, reporter: str, page: str = "") -> None:
+    """Tell the session's other pages that it goes on in the page whose socket is ``reporter``
+    (or, for a call the server created, the page that says it is ``page``): they stop without
+    ending it (their call is being hung up)."""
     await _page_tell(
-        session_id, {"type": "session.moved", "reporter": reporter}, what="that it moved"
+        session_id,
+        {"type": "session.moved", "reporter": reporter, "page": page},
+        what="that it moved",
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.urls import reverse
 
 from tutor.models import TutorSession
 from voice import realtime
@@ -39,17 +40,22 @@ class KeyRefused(Exception):
 @dataclass(frozen=True)
 class MintedKey:
     session: TutorSession
-    secret: realtime.ClientSecret = field(repr=False)
+    # None with REALTIME_CALL_SETUP=server: the mint is a reservation the page spends by
+    # POSTing its offer to ``calls_url`` (/tutor/calls/), within the same life as a key.
+    secret: realtime.ClientSecret | None = field(repr=False)
     calls_url: str
 
     def answer(self) -> dict[str, Any]:
         """The JSON the page gets: the key, its session and where to call."""
         session = self.session
+        secret = self.secret
+        expires_at = secret.expires_at if secret else int(time.time()) + settings.REALTIME_TOKEN_TTL_SECONDS
         return {
-            "client_secret": self.secret.value,
-            "expires_at": self.secret.expires_at,
+            "call_setup": "browser" if secret else "server",
+            "client_secret": secret.value if secret else "",
+            "expires_at": expires_at,
             # The key's life by the server's clock, so a page with a wrong clock can judge it.
-            "expires_in": max(0, self.secret.expires_at - int(time.time())),
+            "expires_in": max(0, expires_at - int(time.time())),
             "session_id": session.pk,
             "calls_url": self.calls_url,
             "model": session.model,
@@ -85,7 +91,7 @@ def _new_session_fields(learner) -> tuple[dict[str, Any], dict[str, Any]]:
     }
 
 
-def _resume_config(*, learner, session: TutorSession) -> dict[str, Any]:
+def resume_config(*, learner, session: TutorSession) -> dict[str, Any]:
     """A resume: the same tutor, told what was said before the call dropped."""
     return session_config_build(
         instructions=resume_instructions_build(session=session),
@@ -120,8 +126,11 @@ async def key_mint(*, learner, session_id: int | None, upstream: realtime.Upstre
     minted_for = await sync_to_async(_reserve)(
         learner=learner, upstream=upstream, session=session, new_session=new_session
     )
+    if settings.REALTIME_CALL_SETUP == "server":
+        # No key leaves the server: the page sends its offer to us (voice/call_setup.py).
+        return MintedKey(session=minted_for, secret=None, calls_url=reverse("voice:calls"))
     if session is not None:
-        config = await sync_to_async(_resume_config)(learner=learner, session=minted_for)
+        config = await sync_to_async(resume_config)(learner=learner, session=minted_for)
     try:
         secret = await realtime.client_secret_create(
             session_config=config,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json as json_module
 import logging
 import re
 import weakref
@@ -198,14 +199,22 @@ def _raise_for_status(response: httpx.Response, *, action: str) -> None:
 
 
 async def _post(
-    *, url: str, api_key: str, action: str, json: Any, transport: httpx.AsyncBaseTransport | None
+    *,
+    url: str,
+    api_key: str,
+    action: str,
+    json: Any,
+    transport: httpx.AsyncBaseTransport | None,
+    files: list[tuple[str, tuple[None, bytes, str]]] | None = None,
+    accept: str = "application/json",
 ) -> httpx.Response:
     try:
         async with _client(transport) as client:
             response = await client.post(
                 url,
                 json=json,
-                headers={"Authorization": f"Bearer {api_key}"},
+                files=files,
+                headers={"Authorization": f"Bearer {api_key}", "Accept": accept},
                 timeout=httpx.Timeout(settings.REALTIME_HTTP_TIMEOUT_SECONDS),
             )
     except httpx.TimeoutException:
@@ -224,8 +233,8 @@ async def _post(
     return response
 
 
-def _malformed(detail: str) -> RealtimeError:
-    logger.warning("Realtime client secret response is malformed: %s", detail)
+def _malformed(detail: str, *, what: str = "client secret") -> RealtimeError:
+    logger.warning("Realtime %s response is malformed: %s", what, detail)
     return RealtimeError(
         "The tutor service sent an unexpected answer. Please try again.", 502, "upstream_malformed"
     )
@@ -266,6 +275,53 @@ async def client_secret_create(
         transport=transport,
     )
     return _client_secret_parse(response)
+
+
+@dataclass(frozen=True)
+class CreatedCall:
+    call_id: str
+    answer_sdp: str = field(repr=False)
+
+
+MAX_ANSWER_CHARS = 64_000
+
+
+def _created_call_parse(response: httpx.Response) -> CreatedCall:
+    """The call id from the ``Location`` header (``/v1/realtime/calls/rtc_…``) and the answer."""
+    location = response.headers.get("location", "")
+    call_id = location.rstrip("/").rsplit("/", 1)[-1]
+    if response.status_code != 201 or not CALL_ID.match(call_id):
+        raise _malformed("no call id in Location", what="call")
+    answer = response.text
+    if not answer.lstrip().startswith("v=0") or len(answer) > MAX_ANSWER_CHARS or "\x00" in answer:
+        raise _malformed("no SDP answer", what="call")
+    return CreatedCall(call_id=call_id, answer_sdp=answer)
+
+
+async def calls_create(
+    *,
+    sdp: str,
+    session_config: dict[str, Any],
+    base_url: str,
+    api_key: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> CreatedCall:
+    """Create a WebRTC call with the server key (the API's unified interface): a multipart form
+    with the page's ``sdp`` offer and the ``session`` config as JSON, as the official SDK sends
+    it. The call id comes from the answer's ``Location`` header, not from the page."""
+    response = await _post(
+        url=f"{base_url.rstrip('/')}/realtime/calls",
+        api_key=api_key,
+        action="call",
+        json=None,
+        files=[
+            ("sdp", (None, sdp.encode("utf-8"), "application/sdp")),
+            ("session", (None, json_module.dumps(session_config).encode("utf-8"), "application/json")),
+        ],
+        accept="application/sdp",
+        transport=transport,
+    )
+    return _created_call_parse(response)
 
 
 async def calls_hangup(

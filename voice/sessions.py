@@ -68,7 +68,9 @@ def tutor_session_create(
     )
 
 
-def _call_record(locked: TutorSession, *, call_id: str, now: dt.datetime) -> TutorSession:
+def _call_record(
+    locked: TutorSession, *, call_id: str, now: dt.datetime, settles_key: bool = True
+) -> TutorSession:
     """Record the WebRTC call on a row the caller locked: its id (the latest after a
     reconnect) and the first connect time.
 
@@ -77,7 +79,7 @@ def _call_record(locked: TutorSession, *, call_id: str, now: dt.datetime) -> Tut
     """
     if locked.status in CLOSED_STATUSES:
         raise SessionClosed(f"session {locked.pk} is {locked.status}")
-    if call_id != locked.call_id and locked.keys_unreported > 0:
+    if settles_key and call_id != locked.call_id and locked.keys_unreported > 0:
         locked.keys_unreported -= 1
     locked.call_id = call_id
     locked.connected_at = locked.connected_at or now
@@ -101,22 +103,62 @@ def session_end(*, session: TutorSession, reason: str, now: dt.datetime | None =
 
 @transaction.atomic
 def session_call_start(
-    *, session: TutorSession, call_id: str, now: dt.datetime
+    *, session: TutorSession, call_id: str, now: dt.datetime, settles_key: bool = True
 ) -> tuple[TutorSession, str]:
     """Record the session's (new) call and when the server will hang it up: the session, and
-    the call it replaces ("" if none), which the caller hangs up so only one call runs."""
+    the call it replaces ("" if none), which the caller hangs up so only one call runs.
+    ``settles_key`` False: a call the server created itself, whose mint ``call_reservation_claim``
+    has already settled."""
     locked = TutorSession.objects.select_for_update().get(pk=session.pk)
     if TutorSession.objects.filter(call_id=call_id).exclude(pk=locked.pk).exists():
         raise CallTaken(f"call {call_id} belongs to another session")
     previous = locked.call_id
     try:
         with transaction.atomic():
-            session = _call_record(locked, call_id=call_id, now=now)
+            session = _call_record(locked, call_id=call_id, now=now, settles_key=settles_key)
     except IntegrityError:  # another session took the same id at the same moment
         raise CallTaken(f"call {call_id} belongs to another session") from None
     session.hangup_at = call_deadline(session=session, now=now)
     session.save(update_fields=["hangup_at"])
     return session, (previous if previous and previous != call_id else "")
+
+
+class NoReservation(Exception):
+    """No unused mint to create a call with: none was asked for, or it has expired."""
+
+
+def call_reservation_claim(
+    *, session: TutorSession, ttl_seconds: float, now: dt.datetime | None = None
+) -> TutorSession:
+    """Take the mint reserved for ``session`` (``mint_reserve``) for a call the server creates
+    itself (``REALTIME_CALL_SETUP=server``): one mint opens one call, however many requests race
+    for it. The page owes nothing for it: the server records the call it creates
+    (``session_call_start(settles_key=False)``), and if the upstream refuses, no call exists.
+
+    ``SessionClosed`` if the session has ended; ``NoReservation`` if it has no unused mint, or
+    its last one is older than ``ttl_seconds`` (that mint is released: no call was made with it).
+    """
+    claimed, problem = _reservation_take(session=session, ttl_seconds=ttl_seconds, now=now or clock.now())
+    if problem is not None:  # raised once the transaction has kept what it wrote
+        raise problem
+    return claimed
+
+
+@transaction.atomic
+def _reservation_take(
+    *, session: TutorSession, ttl_seconds: float, now: dt.datetime
+) -> tuple[TutorSession, Exception | None]:
+    locked = TutorSession.objects.select_for_update().get(pk=session.pk)
+    if locked.status in CLOSED_STATUSES:
+        return locked, SessionClosed(f"session {locked.pk} is {locked.status}")
+    if locked.keys_unreported < 1:
+        return locked, NoReservation(f"session {locked.pk} has no unused mint")
+    last_mint = locked.mint_events.order_by("-created_at").values_list("created_at", flat=True).first()
+    locked.keys_unreported -= 1
+    locked.save(update_fields=["keys_unreported"])
+    if last_mint is None or last_mint + dt.timedelta(seconds=ttl_seconds) <= now:
+        return locked, NoReservation(f"session {locked.pk}'s last mint has expired")
+    return locked, None
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -12,6 +13,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from voice import realtime
+from voice.call_setup import MAX_OFFER_CHARS, call_create, call_request_parse
 from voice.keys import KeyRefused, key_mint
 
 
@@ -67,3 +69,40 @@ async def realtime_token(request: HttpRequest) -> JsonResponse:
     except realtime.RealtimeError as error:
         return _json_error(error.status, error.message, error.code)
     return JsonResponse(minted.answer())
+
+
+# The JSON around an offer of MAX_OFFER_CHARS, escaped: a body past this is refused unread.
+MAX_CALL_BODY_BYTES = 8 * MAX_OFFER_CHARS
+
+
+@require_POST
+@never_cache
+async def realtime_call(request: HttpRequest) -> JsonResponse:
+    """Create the WebRTC call for the learner's open session from the page's SDP offer, with
+    the server key (``REALTIME_CALL_SETUP=server``): the SDP answer and the call id as JSON."""
+    learner = await request.auser()
+    if not learner.is_authenticated:
+        return _json_error(401, "Please sign in to talk with the tutor.", "not_authenticated")
+    if settings.REALTIME_CALL_SETUP != "server":
+        return _json_error(404, "Calls are set up by the page here: ask for a key.", "not_found")
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_CALL_BODY_BYTES or len(request.body) > MAX_CALL_BODY_BYTES:
+        return _json_error(413, "The call request is too large.", "too_large")
+    try:
+        data = json.loads(request.body)
+    except (ValueError, RecursionError):
+        return _json_error(400, "The request body must be JSON.", "bad_request")
+    try:
+        call_request = call_request_parse(data)
+        upstream = realtime.upstream_for(request)
+        answer = await call_create(learner=learner, request=call_request, upstream=upstream)
+    except ValueError as error:
+        return _json_error(400, str(error), "bad_request")
+    except KeyRefused as refusal:
+        return _json_error(refusal.status, refusal.message, refusal.code, **refusal.extra)
+    except realtime.RealtimeError as error:
+        return _json_error(error.status, error.message, error.code)
+    return JsonResponse(answer, status=201)

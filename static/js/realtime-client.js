@@ -26,7 +26,9 @@ export class RealtimeClient extends EventTarget {
   // Connect with a minted `ek_` key. `micStream` may be null (typing only). `onCall` hears
   // the call id as soon as the API answers, before the media and the channel are up, so a
   // call that then fails to connect is still known (and can be hung up) by the server.
-  async connect({ callsUrl, clientSecret, micStream, onCall = null }) {
+  // With `server` set ({sessionId, csrfToken, pageId}) there is no key: the offer goes to
+  // Parlance's `callsUrl`, which creates the call with the server's key and answers it.
+  async connect({ callsUrl, clientSecret, micStream, onCall = null, server = null }) {
     this.closed = false;
     const pc = new RTCPeerConnection();
     this.pc = pc;
@@ -59,7 +61,7 @@ export class RealtimeClient extends EventTarget {
     await pc.setLocalDescription(offer);
     let response;
     try {
-      response = await fetch(callsUrl, {
+      response = await fetch(callsUrl, server ? serverCallRequest(server, offer.sdp) : {
         method: "POST",
         body: offer.sdp,
         headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${clientSecret}` },
@@ -73,10 +75,17 @@ export class RealtimeClient extends EventTarget {
       this.close();
       throw new RealtimeError(detail.message, { status: response.status, code: detail.code });
     }
-    const location = response.headers.get("Location") || "";
-    this.callId = location.split("/").filter(Boolean).pop() || "";
+    let answer;
+    if (server) {
+      const created = await response.json().catch(() => ({}));
+      this.callId = typeof created.call_id === "string" ? created.call_id : "";
+      answer = typeof created.sdp === "string" ? created.sdp : "";
+    } else {
+      const location = response.headers.get("Location") || "";
+      this.callId = location.split("/").filter(Boolean).pop() || "";
+      answer = await response.text();
+    }
     if (onCall) onCall(this.callId);
-    const answer = await response.text();
     await pc.setRemoteDescription({ type: "answer", sdp: answer });
     await withTimeout(opened, 15000, "The voice connection did not open in time.");
     return this.callId;
@@ -123,6 +132,16 @@ export class RealtimeClient extends EventTarget {
       this.dispatchEvent(new CustomEvent("serverevent", { detail: event }));
     }
   }
+}
+
+// The offer to Parlance's own calls URL: the session, the page, and the CSRF token.
+function serverCallRequest({ sessionId, csrfToken, pageId }, sdp) {
+  return {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+    body: JSON.stringify({ session_id: sessionId, sdp, page: pageId }),
+  };
 }
 
 async function readError(response) {

@@ -54,6 +54,7 @@ def test_it_mints_a_key_and_starts_a_session(alice_client, alice, alice_words, u
     assert response["Cache-Control"].startswith("max-age=0")
     session = TutorSession.objects.get(learner=alice)
     assert response.json() == {
+        "call_setup": "browser",
         "client_secret": "ek_browser_key",
         "expires_at": 1767225600,
         "expires_in": 0,  # that moment has passed

@@ -13,6 +13,8 @@ export class Keys {
     this.csrfToken = csrfToken;
     this.unused = false;
     this.usableUntil = 0;
+    // This page, when the server creates the calls: a "moved" that names it is its own call.
+    this.pageId = pageIdMake();
   }
 
   // A call was made with the current key (or the key was refused): do not use it again.
@@ -43,7 +45,9 @@ export class Keys {
     try {
       payload = await response.json();
     } catch (_) { /* not JSON */ }
-    if (!response.ok || !payload || !payload.client_secret) {
+    // With `call_setup` "server" there is no key: the mint is spent by the call itself.
+    const granted = payload && payload.session_id && (payload.call_setup === "server" || payload.client_secret);
+    if (!response.ok || !granted) {
       const error = (payload && payload.error) || {};
       throw new RealtimeError(error.message || `Could not start a session (HTTP ${response.status}).`, {
         status: response.status,
@@ -56,4 +60,9 @@ export class Keys {
     this.usableUntil = Date.now() + lifeMs - KEY_MARGIN_MS;
     return payload;
   }
+}
+
+function pageIdMake() {
+  if (globalThis.crypto && typeof globalThis.crypto.randomUUID === "function") return globalThis.crypto.randomUUID();
+  return `page-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }

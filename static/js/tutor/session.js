@@ -72,10 +72,12 @@ export class Session {
     client.addEventListener("connectionstate", (event) => this.onConnectionState(client, event.detail));
     client.addEventListener("channelclose", () => this.onConnectionState(client, "failed"));
     const socket = this.socket;
+    const serverSetup = this.grant.call_setup === "server";
     try {
       await client.connect({
         callsUrl: this.grant.calls_url,
         clientSecret: this.grant.client_secret,
+        server: serverSetup ? { sessionId: this.grant.session_id, csrfToken: this.keys.csrfToken, pageId: this.keys.pageId } : null,
         micStream: this.microphone.stream,
         onCall: (callId) => {
           this.keys.used();
@@ -83,8 +85,9 @@ export class Session {
         },
       });
     } catch (err) {
-      // A refused key (expired, say) is no good for another try either.
-      if (err instanceof RealtimeError && err.status === 401) this.keys.used();
+      // A refused key (expired, say) is no good for another try either; a mint the server
+      // tried to make a call with is spent, whatever came of it.
+      if (serverSetup || (err instanceof RealtimeError && err.status === 401)) this.keys.used();
       throw err;
     }
     client.setMuted(this.muted);
@@ -276,7 +279,7 @@ export class Session {
     socket.addEventListener("timeup", (event) => current() && this.timeUp(event.detail.message));
     socket.addEventListener("message", ({ detail }) => {
       if (detail.type === RECEIVE.GUARDRAIL && detail.tripped) this.conversation.onGuardrail(detail.item_id, detail.message);
-      if (detail.type === RECEIVE.MOVED && current()) this.movedAway(detail.message);
+      if (detail.type === RECEIVE.MOVED && current() && detail.page !== this.keys.pageId) this.movedAway(detail.message);
     });
     // Acknowledgements count even while a stopped session's socket delivers its last items.
     socket.addEventListener("saved", ({ detail }) => {
