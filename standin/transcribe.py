@@ -19,8 +19,8 @@ never transcribed: a learner saying something else gets the placeholder or, at w
 expected sentence. It is a test aid, not a speech recogniser.
 
 Each word of a transcript comes with pocketsphinx's own confidence in it: the word's posterior
-probability in the decoder's lattice (``Decoder.seg()``, ``prob``), 1.0 when no other path of the
-grammar competed for that stretch of audio. ``transcribe_scored`` returns them, and the call reports
+probability in the decoder's lattice (``Decoder.seg()``, ``prob``, with ``POSTERIOR_ASCALE``), 1.0
+when no other path of the grammar competed for that stretch of audio. ``transcribe_scored`` returns them, and the call reports
 them as the Realtime API's transcription ``logprobs`` (one token per word, its natural log).
 """
 
@@ -240,6 +240,10 @@ class Recognition:
 
 NOTHING = Recognition("")
 MIN_POSTERIOR = 1e-6  # a posterior of 0 (it underflowed) is reported as this
+# The acoustic scale of the posteriors (pocketsphinx's -ascale, 20 by default; recognition does
+# not use it). At 40 the posteriors are flatter, so a word that other words of the grammar
+# nearly matched gets a visibly lower confidence: docs/ratings.md has the measurement.
+POSTERIOR_ASCALE = 40.0
 
 
 # Speech measured 3,500-4,400 RMS on these machines, silence about 0.1 (int16 samples).
@@ -250,7 +254,7 @@ class Transcriber:
     """One pocketsphinx decoder; grammars are cached by their word sets. Thread-safe."""
 
     def __init__(self, *, max_grammars: int = 32) -> None:
-        self._decoder = Decoder(lm=None, samprate=SAMPLE_RATE, logfn="/dev/null")
+        self._decoder = Decoder(lm=None, samprate=SAMPLE_RATE, logfn="/dev/null", ascale=POSTERIOR_ASCALE)
         self._lock = threading.Lock()
         self._searches: OrderedDict[tuple[str, ...], tuple[str, dict[str, str]]] = OrderedDict()
         self._max = max_grammars
