@@ -20,8 +20,9 @@ expected sentence. It is a test aid, not a speech recogniser.
 
 Each word of a transcript comes with pocketsphinx's own confidence in it: the word's posterior
 probability in the decoder's lattice (``Decoder.seg()``, ``prob``, with ``POSTERIOR_ASCALE``), 1.0
-when no other path of the grammar competed for that stretch of audio. ``transcribe_scored`` returns them, and the call reports
-them as the Realtime API's transcription ``logprobs`` (one token per word, its natural log).
+when no other path of the grammar competed for that stretch of audio. ``transcribe_scored``
+returns them, and the call reports them as the Realtime API's transcription ``logprobs`` (one
+token per word, its natural log).
 """
 
 from __future__ import annotations
