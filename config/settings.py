@@ -275,6 +275,12 @@ SIDEBAND_CLAIM_SECONDS = env_float("SIDEBAND_CLAIM_SECONDS", 2.0, minimum=0.05)
 FSRS_DESIRED_RETENTION = env_float("FSRS_DESIRED_RETENTION", 0.9, minimum=0.7)
 if FSRS_DESIRED_RETENTION > 0.99:
     raise ImproperlyConfigured("FSRS_DESIRED_RETENTION must be at most 0.99.")
+# How sure the transcription must be of a word (0..1, from its logprobs, tutor/clarity.py)
+# for a correct answer to count as said clearly (Good) rather than unclearly (Hard).
+# Measured on the stand-in's espeak recordings: docs/ratings.md.
+TUTOR_CLARITY_THRESHOLD = env_float("TUTOR_CLARITY_THRESHOLD", 0.7, minimum=0.0)
+if TUTOR_CLARITY_THRESHOLD > 1.0:
+    raise ImproperlyConfigured("TUTOR_CLARITY_THRESHOLD must be at most 1.")
 
 # --- Tutor limits and cost estimate ----------------------------------------
 # Enforced by the server when it mints a key and by a hang-up it schedules

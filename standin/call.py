@@ -55,14 +55,33 @@ CLIENT_EVENTS = (
 SOCKET_EVENTS = (*CLIENT_EVENTS, "input_audio_buffer.append")
 TRANSPORTS = ("webrtc", "websocket")
 
-Transcribe = Callable[[bytes, list[str]], str]
+# A recogniser gives the text, or a ``transcribe.Recognition`` (the text and each word's log
+# posterior). Plain text is taken as sure of every word.
+Transcribe = Callable[[bytes, list[str]], Any]
 Synthesize = Callable[..., Awaitable[bytes]]
+LOGPROBS = "item.input_audio_transcription.logprobs"
 
 
-def _default_transcribe(pcm: bytes, terms: list[str]) -> str:
+def _default_transcribe(pcm: bytes, terms: list[str]) -> Any:
     from standin.transcribe import transcriber
 
-    return transcriber().transcribe(pcm, terms)
+    return transcriber().transcribe_scored(pcm, terms)
+
+
+def _recognised(result: Any) -> tuple[str, list[tuple[str, float]]]:
+    if isinstance(result, str):
+        return result, [(word, 0.0) for word in result.split()]
+    return result.text, list(result.word_logprobs)
+
+
+def transcript_logprobs(word_logprobs: list[tuple[str, float]]) -> list[dict[str, Any]]:
+    """The GA ``logprobs`` of a transcript: one token per word (after the first, with its
+    leading space, so the tokens joined are the transcript), as ``{token, logprob, bytes}``."""
+    tokens = []
+    for index, (word, logprob) in enumerate(word_logprobs):
+        token = word if index == 0 else f" {word}"
+        tokens.append({"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))})
+    return tokens
 
 
 def text_tokens(text: str) -> int:
@@ -589,13 +608,15 @@ class Call:
         transcription = self.session["audio"]["input"]["transcription"]
         failure = None
         try:
-            text = await asyncio.to_thread(self._transcribe, pcm, terms)
+            text, word_logprobs = _recognised(await asyncio.to_thread(self._transcribe, pcm, terms))
         except asyncio.CancelledError:
             raise
         except Exception as problem:  # recogniser failure is reported, the call goes on
             logger.exception("transcription failed on call %s", self.call_id)
-            text, failure = "", problem
+            text, word_logprobs, failure = "", [], problem
         transcript = text or f"[speech {seconds:.1f} s]"
+        # The placeholder is no transcription: it has no tokens, so no logprobs.
+        logprobs = transcript_logprobs(word_logprobs if text else [])
         index = self._find(item_id)
         if index is not None:
             self.items[index]["content"][0]["transcript"] = transcript
@@ -612,8 +633,11 @@ class Call:
                     error={"type": "transcription_error", "code": "audio_unintelligible", "message": str(failure), "param": None},
                 )
                 return
+            # The logprobs, as OpenAI sends them, only when the session asked for them.
+            extra = {"logprobs": logprobs} if LOGPROBS in (self.session.get("include") or []) else {}
             self.emit(
-                "conversation.item.input_audio_transcription.delta", item_id=item_id, content_index=0, delta=transcript
+                "conversation.item.input_audio_transcription.delta",
+                item_id=item_id, content_index=0, delta=transcript, **extra,
             )
             self.emit(
                 "conversation.item.input_audio_transcription.completed",
@@ -621,6 +645,7 @@ class Call:
                 content_index=0,
                 transcript=transcript,
                 usage={"type": "duration", "seconds": round(seconds, 1)},
+                **extra,
             )
 
         if self._transcript_after_reply and self._response is not None:

@@ -17,6 +17,12 @@ gato" -> "i like the gato"), and a word whose reading differs between voices ("p
 most often missed. Real voices, accents and noise will do worse, and words outside the grammar are
 never transcribed: a learner saying something else gets the placeholder or, at worst, the closest
 expected sentence. It is a test aid, not a speech recogniser.
+
+Each word of a transcript comes with pocketsphinx's own confidence in it: the word's posterior
+probability in the decoder's lattice (``Decoder.seg()``, ``prob``, with ``POSTERIOR_ASCALE``), 1.0
+when no other path of the grammar competed for that stretch of audio. ``transcribe_scored``
+returns them, and the call reports them as the Realtime API's transcription ``logprobs`` (one
+token per word, its natural log).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import threading
 import unicodedata
 from array import array
 from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from pocketsphinx import Decoder
 
@@ -224,6 +231,22 @@ def grammar(terms: list[str]) -> tuple[str, dict[str, str]]:
     return jsgf, originals
 
 
+@dataclass(frozen=True)
+class Recognition:
+    """A transcript and, for each of its words in order, the log of pocketsphinx's posterior."""
+
+    text: str
+    word_logprobs: list[tuple[str, float]] = field(default_factory=list)
+
+
+NOTHING = Recognition("")
+MIN_POSTERIOR = 1e-6  # a posterior of 0 (it underflowed) is reported as this
+# The acoustic scale of the posteriors (pocketsphinx's -ascale, 20 by default; recognition does
+# not use it). At 40 the posteriors are flatter, so a word that other words of the grammar
+# nearly matched gets a visibly lower confidence: docs/ratings.md has the measurement.
+POSTERIOR_ASCALE = 40.0
+
+
 # Speech measured 3,500-4,400 RMS on these machines, silence about 0.1 (int16 samples).
 MIN_SPEECH_RMS = 100.0
 
@@ -232,7 +255,7 @@ class Transcriber:
     """One pocketsphinx decoder; grammars are cached by their word sets. Thread-safe."""
 
     def __init__(self, *, max_grammars: int = 32) -> None:
-        self._decoder = Decoder(lm=None, samprate=SAMPLE_RATE, logfn="/dev/null")
+        self._decoder = Decoder(lm=None, samprate=SAMPLE_RATE, logfn="/dev/null", ascale=POSTERIOR_ASCALE)
         self._lock = threading.Lock()
         self._searches: OrderedDict[tuple[str, ...], tuple[str, dict[str, str]]] = OrderedDict()
         self._max = max_grammars
@@ -281,29 +304,52 @@ class Transcriber:
 
     def transcribe(self, pcm: bytes, terms: list[str]) -> str:
         """Text of 16 kHz mono int16 ``pcm`` as one of the expected sentences, or ``""``."""
+        return self.transcribe_scored(pcm, terms).text
+
+    def transcribe_scored(self, pcm: bytes, terms: list[str]) -> Recognition:
+        """``transcribe`` with each word's log posterior (``NOTHING`` when nothing fits)."""
         if not pcm or not terms or _rms(pcm) < MIN_SPEECH_RMS:
             # Near-silence holds no speech; the decoder can still force a grammar path on it.
-            return ""
+            return NOTHING
         with self._lock:
             search = self._search_for(tuple(terms))
             if search is None:
-                return ""
+                return NOTHING
             name, originals = search
             self._decoder.activate_search(name)
             self._decoder.start_utt()
             self._decoder.process_raw(pcm, False, True)
             self._decoder.end_utt()
             hypothesis = self._decoder.hyp()
+            posteriors = [
+                min(max(segment.prob, MIN_POSTERIOR), 1.0)
+                for segment in (self._decoder.seg() if hypothesis is not None else [])
+                if not segment.word.startswith(("<", "["))  # <s>, <sil>, </s>, [NOISE]
+            ]
         if hypothesis is None or not hypothesis.hypstr.strip():
-            return ""
-        text = " ".join(re.sub(r"\(\d+\)", "", hypothesis.hypstr).split())
+            return NOTHING
+        spoken = re.sub(r"\(\d+\)", "", hypothesis.hypstr).split()
+        text = " ".join(spoken)
         # Put the learner's own spelling of the term back ("nino" -> "niño"). A hypothesis
         # without a term is a partial path through the grammar: nothing was recognised.
         for tokens in sorted(originals, key=len, reverse=True):
             pattern = r"(?<![a-z'])" + re.escape(tokens) + r"(?![a-z'])"
             if re.search(pattern, text):
-                return re.sub(pattern, originals[tokens], text, count=1)
-        return ""
+                text = re.sub(pattern, originals[tokens], text, count=1)
+                return Recognition(text, _word_logprobs(text, spoken, posteriors))
+        return NOTHING
+
+
+def _word_logprobs(text: str, spoken: list[str], posteriors: list[float]) -> list[tuple[str, float]]:
+    """The transcript's words, each with the log posterior of the word the decoder heard there.
+
+    The transcript has the decoder's words with the term's spelling put back, word for word;
+    should the counts differ, every word gets the least sure word's posterior."""
+    words = text.split()
+    if len(posteriors) == len(spoken) == len(words):
+        return [(word, math.log(p)) for word, p in zip(words, posteriors)]
+    least = math.log(min(posteriors, default=MIN_POSTERIOR))
+    return [(word, least) for word in words]
 
 
 def _rms(pcm: bytes) -> float:

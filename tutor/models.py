@@ -421,6 +421,14 @@ class Review(models.Model):
             "voice session is kept as history only."
         ),
     )
+    clear = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text=(
+            "For voice evidence: whether the transcription was sure of the word (its confidence "
+            "from the logprobs reached TUTOR_CLARITY_THRESHOLD); empty when unknown."
+        ),
+    )
 
     class Meta:
         ordering = ["-reviewed_at"]

@@ -32,9 +32,9 @@ def word_practice_record(
     """Apply one review to the learner's progress: a ``rating`` (1-4, Again..Easy) or an
     ``outcome`` (``correct`` -> Good, ``hesitant`` -> Hard, ``incorrect`` -> Again).
 
-    ``clear`` (how clearly the word was said; None when unknown) is passed on to the
-    outcome's mapping, which does not use it yet. Also logs the review, so streaks,
-    charts and recaps have the history.
+    ``clear`` (how clearly the word was said; None when unknown) turns a correct outcome
+    said unclearly into Hard (``srs.outcome_rating``) and is kept on the Review for the recap.
+    Also logs the review, so streaks, charts and recaps have the history.
     """
     if rating is None:
         if outcome is None:
@@ -73,6 +73,7 @@ def word_practice_record(
         outcome=outcome,
         rating=int(rating),
         scheduled=scheduled,
+        clear=clear,
         source=source,
         session=session,
         reviewed_at=now,

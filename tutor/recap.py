@@ -9,6 +9,12 @@ words attempted whose last recording in the session was incorrect. Not reached: 
 words that never came up either way. Next up: the learner's practised words by when each
 is due, soonest first. Speaking time is the learner's measured speech
 (``TutorSession.speaking_seconds``), separate from the session's length.
+
+Each practised word says whether it was said clearly (``Review.clear``, from the
+transcription's confidence, ``tutor.clarity``): the clarity of the recording that moved its
+schedule, or else of the first later one that knew it. A quiz answer on a word the tutor had
+already recorded in the session counts for the quiz's grade but does not move the schedule,
+and the recap says so (``quiz_unscheduled``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,13 @@ class RecapWord:
     outcome: str = ""  # the last outcome recorded in the session, if any
     heard: bool = False  # the learner said it in a saved turn
     attempts: int = 0  # recordings in the session (only the first moved the schedule)
+    clear: bool | None = None  # said clearly / unclearly; None when unknown
+    quiz_unscheduled: bool = False  # a quiz answer, graded, that did not move the schedule
+
+    @property
+    def clarity(self) -> str:
+        """"clear", "unclear" or "" (unknown), for the page."""
+        return "" if self.clear is None else ("clear" if self.clear else "unclear")
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,9 @@ def session_recap(*, session: TutorSession, now: dt.datetime) -> Recap:
     # The tutor's and examiner's recordings, oldest first, so the last outcome wins.
     recorded: dict[str, tuple[Word, str]] = {}
     attempts: dict[str, int] = defaultdict(int)
+    scheduled_clear: dict[str, bool] = {}  # the clarity of the review that moved the schedule
+    later_clear: dict[str, bool] = {}  # else the first known one
+    first_at: dict[str, dt.datetime] = {}
     reviews = (
         Review.objects.filter(session=session, learner=learner, source=Review.Source.VOICE)
         .select_related("word")
@@ -123,6 +139,22 @@ def session_recap(*, session: TutorSession, now: dt.datetime) -> Recap:
         key = text_fold(review.word.term)
         recorded[key] = (review.word, review.outcome)
         attempts[key] += 1
+        first_at.setdefault(key, review.reviewed_at)
+        if review.clear is not None:
+            (scheduled_clear if review.scheduled else later_clear).setdefault(key, review.clear)
+
+    quizzes_run = list(
+        OralQuiz.objects.filter(session=session).order_by("started_at", "pk").values_list(
+            "started_at", "answers", "result__score", "result__max_score"
+        )
+    )
+    # Answered in a quiz after the word's first recording: graded, not rescheduled.
+    quiz_unscheduled = {
+        text_fold(term)
+        for started_at, answers, *_ in quizzes_run
+        for term in (answers if isinstance(answers, dict) else {})
+        if text_fold(term) in first_at and first_at[text_fold(term)] < started_at
+    }
 
     said = " \n ".join(
         ConversationItem.objects.filter(
@@ -139,6 +171,8 @@ def session_recap(*, session: TutorSession, now: dt.datetime) -> Recap:
             outcome=recorded[key][1] if key in recorded else "",
             heard=key in heard,
             attempts=attempts.get(key, 0),
+            clear=scheduled_clear.get(key, later_clear.get(key)),
+            quiz_unscheduled=key in quiz_unscheduled,
         )
 
     order = [text_fold(term) for term in focus] + [key for key in recorded if key not in heard]
@@ -177,9 +211,8 @@ def session_recap(*, session: TutorSession, now: dt.datetime) -> Recap:
         )
     quizzes = [
         QuizScore(score=score, max_score=max_score)
-        for score, max_score in OralQuiz.objects.filter(session=session, result__isnull=False)
-        .order_by("started_at", "pk")
-        .values_list("result__score", "result__max_score")
+        for _, _, score, max_score in quizzes_run
+        if score is not None
     ]
     minutes, in_progress = _minutes(session, now)
     speaking = session.speaking_seconds

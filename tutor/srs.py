@@ -50,15 +50,19 @@ class CardState:
 
 
 def outcome_rating(outcome: str, *, clear: bool | None = None) -> Rating:
-    """The rating for an outcome (``correct``/``hesitant``/``incorrect``).
+    """The rating for an outcome (``correct``/``hesitant``/``incorrect``) and how clearly the
+    word was said (``clear``, from the transcription's confidence; None when unknown).
 
-    ``clear`` is the seam for how clearly the learner said it (e.g. from transcription
-    confidence): not used yet, so the mapping is the outcome's alone.
+    Correct and clear, or correct with clarity unknown: Good. Correct but unclear: Hard.
+    Hesitant: Hard. Incorrect: Again, however clearly it was said.
     """
     try:
-        return OUTCOME_RATING[outcome]
+        rating = OUTCOME_RATING[outcome]
     except KeyError:
         raise ValueError(f"unknown outcome {outcome!r}") from None
+    if rating == Rating.Good and clear is False:
+        return Rating.Hard
+    return rating
 
 
 def retention_for(learner) -> float:

@@ -199,6 +199,8 @@ def session_config_build(
         "model": model,
         "instructions": instructions,
         "output_modalities": ["audio"],
+        # Each learner token's logprob on ...transcription.completed: how clearly a word was said.
+        "include": ["item.input_audio_transcription.logprobs"],
         "audio": {
             "input": {
                 "transcription": {"model": transcribe_model, "language": language},

@@ -33,6 +33,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from common import clock
+from tutor.clarity import logprobs_clean
 from tutor.models import ConversationItem, ToolCall, TutorSession
 from voice import guardrail, leases, realtime
 from voice.items import conversation_item_save
@@ -135,6 +136,7 @@ class CallWatcher:
             await database_sync_to_async(_save_seen)(
                 session=self.session, item_id=item_id, role="user",
                 kind=ConversationItem.Kind.MESSAGE, text=transcript,
+                logprobs=logprobs_clean(event.get("logprobs")),
             )
 
     async def function_call(self, item: dict[str, Any]) -> None:
@@ -221,12 +223,16 @@ class CallWatcher:
 
 
 def _save_seen(
-    *, session: TutorSession, item_id: str, role: str, kind: str, text: str, item_type: str = "message"
+    *, session: TutorSession, item_id: str, role: str, kind: str, text: str, item_type: str = "message",
+    logprobs: list | None = None,
 ) -> None:
-    """Save an item as the server saw it on the call: verified, keeping the page's order."""
+    """Save an item as the server saw it on the call: verified, keeping the page's order. Its
+    raw data is the server's own (a page's copy saved earlier is replaced), with the learner's
+    transcript logprobs when the call sent them (``tutor.clarity``)."""
+    raw = {"type": item_type, "source": "sideband", **({"logprobs": logprobs} if logprobs else {})}
     conversation_item_save(
         session=session, item_id=item_id[:128], role=role, kind=kind, text=text[:20_000],
-        raw={"type": item_type, "source": "sideband"}, order=None, verified=True,
+        raw=raw, order=None, verified=True,
     )
 
 

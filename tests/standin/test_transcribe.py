@@ -13,7 +13,7 @@ from array import array
 
 import pytest
 
-from standin.transcribe import Transcriber, espeak_phones, grammar, letter_phones, token
+from standin.transcribe import Recognition, Transcriber, espeak_phones, grammar, letter_phones, token
 
 TERMS = ["gato", "perro", "casa", "agua", "libro"]
 SENTENCES = [
@@ -127,3 +127,17 @@ def test_recognition_of_espeak_speech_is_good_enough(transcriber):
     assert word_right / total >= 0.75
     assert wrong_word / total <= 0.05
     assert slowest < 1.0
+
+
+@needs_speech_tools
+def test_each_transcribed_word_comes_with_its_log_posterior(transcriber):
+    recognition = transcriber.transcribe_scored(speak("the word is nino"), ["gato", "Niño"])
+
+    assert recognition.text == "the word is Niño"
+    assert [word for word, _ in recognition.word_logprobs] == ["the", "word", "is", "Niño"]
+    assert all(-14 < logprob <= 0 for _, logprob in recognition.word_logprobs)
+    assert transcriber.transcribe(speak("the word is nino"), ["gato", "Niño"]) == recognition.text
+
+
+def test_nothing_recognised_has_no_words(transcriber):
+    assert transcriber.transcribe_scored(bytes(32000), ["gato"]) == Recognition("")

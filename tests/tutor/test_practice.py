@@ -126,3 +126,37 @@ def test_bad_ratings_and_outcomes_are_refused_and_record_nothing(alice, alice_wo
         with pytest.raises(ValueError):
             word_practice_record(learner=alice, word=word, now=NOW, **kwargs)
     assert not Review.objects.exists() and not WordProgress.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "clear", "rating"),
+    [("correct", True, Rating.Good), ("correct", False, Rating.Hard), ("correct", None, Rating.Good),
+     ("incorrect", True, Rating.Again)],
+)
+def test_voice_evidence_is_rated_by_clarity_and_the_review_keeps_it(alice, alice_words, outcome, clear, rating):
+    word = alice_words.words.get(term="gato")
+    session = session_for(alice)
+    progress = word_practice_record(
+        learner=alice, word=word, outcome=outcome, clear=clear, source="voice", session=session, now=NOW
+    )
+    review = Review.objects.get(learner=alice, word=word)
+    assert (review.rating, review.clear, review.outcome) == (int(rating), clear, outcome)
+    expected, _ = Scheduler(desired_retention=0.9, enable_fuzzing=False).review_card(
+        Card(card_id=1, due=NOW), rating, NOW
+    )
+    assert progress.due_at == expected.due
+
+
+def test_an_unclear_repeat_in_the_same_session_is_kept_but_does_not_reschedule(alice, alice_words):
+    word = alice_words.words.get(term="gato")
+    session = session_for(alice)
+    first = word_practice_record(
+        learner=alice, word=word, outcome="correct", clear=True, source="voice", session=session, now=NOW
+    )
+    again = word_practice_record(
+        learner=alice, word=word, outcome="correct", clear=False, source="voice", session=session, now=NOW
+    )
+    assert again.due_at == first.due_at
+    assert list(Review.objects.order_by("pk").values_list("clear", "scheduled", "rating")) == [
+        (True, True, int(Rating.Good)), (False, False, int(Rating.Hard))
+    ]

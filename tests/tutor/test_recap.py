@@ -178,3 +178,51 @@ def test_practised_counts_match_the_recaps_for_many_sessions_in_two_queries(
     for each in sessions:
         assert counts[each.pk] == len(session_recap(session=each, now=NOW).practised)
     assert practised_counts(sessions=[]) == {}
+
+
+def record(alice, session, term, *, clear, outcome="correct", at=NOW):
+    word_practice_record(
+        learner=alice, word=Word.objects.get(term=term), outcome=outcome, clear=clear, source="voice",
+        session=session, now=at,
+    )
+
+
+def test_each_practised_word_says_whether_it_was_said_clearly(alice, session):
+    record(alice, session, "gato", clear=True)
+    record(alice, session, "perro", clear=False)
+    record(alice, session, "casa", clear=None)
+    say(session, "pájaro", order=0)  # said, never recorded: nothing known of its clarity
+
+    practised = {w.term: w.clarity for w in session_recap(session=session, now=NOW).practised}
+    assert practised == {"gato": "clear", "perro": "unclear", "casa": "", "pájaro": ""}
+
+
+def test_the_recording_that_moved_the_schedule_decides_the_clarity(alice, session):
+    record(alice, session, "gato", clear=False)
+    record(alice, session, "gato", clear=True, at=NOW + dt.timedelta(seconds=5))  # history only
+    record(alice, session, "perro", clear=None)
+    record(alice, session, "perro", clear=True, at=NOW + dt.timedelta(seconds=5))  # the first known
+
+    practised = {w.term: (w.clear, w.attempts) for w in session_recap(session=session, now=NOW).practised}
+    assert practised["gato"] == (False, 2) and practised["perro"] == (True, 2)
+
+
+def test_a_quiz_answer_on_a_word_already_recorded_is_graded_but_said_not_to_reschedule(alice, session):
+    from tutor.models import OralQuiz
+    from voice.tools.quiz import oral_quiz_answer, oral_quiz_start
+
+    # Missed a few minutes ago, so it is due again and the quiz asks for it.
+    record(alice, session, "gato", clear=True, outcome="incorrect", at=NOW - dt.timedelta(minutes=5))
+    due = WordProgress.objects.get(learner=alice, word__term="gato").due_at
+    oral_quiz_start(learner=alice, session=session, now=NOW)
+    quiz = OralQuiz.objects.get(session=session)
+    assert "gato" in quiz.words
+    for word in quiz.words:
+        oral_quiz_answer(learner=alice, session=session, word=word, outcome="correct", now=NOW)
+
+    recap = session_recap(session=session, now=NOW)
+    assert [(q.score, q.max_score) for q in recap.quizzes] == [(len(quiz.words), len(quiz.words))]
+    flags = {w.term: w.quiz_unscheduled for w in recap.practised}
+    assert flags["gato"] is True
+    assert not any(flag for term, flag in flags.items() if term != "gato")
+    assert WordProgress.objects.get(learner=alice, word__term="gato").due_at == due

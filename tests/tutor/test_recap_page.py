@@ -83,3 +83,24 @@ def test_an_oral_quiz_grade_is_on_the_recap_and_the_dashboard(alice_client, alic
     assert 'data-recap-stat="quiz">3/4<' in body and "oral quiz" in body
     dashboard = alice_client.get("/").content.decode()
     assert "voice quiz" in dashboard and "<strong>3/4</strong>" in dashboard
+
+
+def test_the_recap_page_says_clear_unclear_and_a_quiz_answer_that_did_not_reschedule(alice_client, alice, ended_session):
+    from voice.tools.quiz import oral_quiz_answer, oral_quiz_start
+
+    word_practice_record(  # missed, so due again when the quiz starts
+        learner=alice, word=Word.objects.get(term="gato"), outcome="incorrect", clear=True, source="voice",
+        session=ended_session, now=timezone.now() - dt.timedelta(minutes=5),
+    )
+    word_practice_record(
+        learner=alice, word=Word.objects.get(term="casa"), outcome="correct", clear=False, source="voice",
+        session=ended_session, now=timezone.now() - dt.timedelta(minutes=2),
+    )
+    oral_quiz_start(learner=alice, session=ended_session)
+    oral_quiz_answer(learner=alice, session=ended_session, word="gato", outcome="correct")
+
+    body = alice_client.get(f"/sessions/{ended_session.pk}/").content.decode()
+    assert '<span data-clarity="clear">said clearly</span>' in body
+    assert '<span data-clarity="unclear">said unclearly</span>' in body
+    assert body.count("data-clarity=") == 2  # perro's clarity is not known
+    assert "quiz answer counted in the grade, schedule unchanged" in body

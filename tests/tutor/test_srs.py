@@ -12,8 +12,28 @@ def test_outcomes_map_to_ratings():
     assert srs.outcome_rating("correct") == Rating.Good
     assert srs.outcome_rating("hesitant") == Rating.Hard
     assert srs.outcome_rating("incorrect") == Rating.Again
-    # The clarity seam does not change the mapping yet.
-    assert srs.outcome_rating("correct", clear=False) == Rating.Good
+
+
+
+@pytest.mark.parametrize(
+    ("outcome", "clear", "rating"),
+    [
+        ("correct", True, Rating.Good),
+        ("correct", None, Rating.Good),  # clarity unknown: the outcome alone
+        ("correct", False, Rating.Hard),
+        ("hesitant", True, Rating.Hard),
+        ("hesitant", False, Rating.Hard),
+        ("incorrect", True, Rating.Again),
+        ("incorrect", False, Rating.Again),
+    ],
+)
+def test_clarity_turns_a_correct_but_unclear_answer_into_hard(outcome, clear, rating):
+    assert srs.outcome_rating(outcome, clear=clear) == rating
+
+
+def test_an_unknown_outcome_is_refused_whatever_the_clarity():
+    with pytest.raises(ValueError):
+        srs.outcome_rating("brilliant", clear=True)
     with pytest.raises(ValueError):
         srs.outcome_rating("brilliant")
 

@@ -189,6 +189,8 @@ def test_it_builds_the_ga_session_config(alice, alice_words, settings):
     assert config["audio"]["input"]["turn_detection"]["type"] == "server_vad"
     assert config["audio"]["output"] == {"voice": "cedar"}
     assert config["tool_choice"] == "auto"
+    # The learner's transcript tokens with their logprobs: how clearly each word was said.
+    assert config["include"] == ["item.input_audio_transcription.logprobs"]
     assert [tool["name"] for tool in config["tools"]] == ["record_word_practice", "get_word_details", "start_oral_quiz"]
     assert all(tool["type"] == "function" and "function" not in tool for tool in config["tools"])
 
@@ -200,4 +202,5 @@ def test_the_standin_accepts_its_session_config(alice, mixed_progress):
     )
     assert ttl == 60
     assert session["instructions"] == config["instructions"]
+    assert session["include"] == ["item.input_audio_transcription.logprobs"]
     assert [tool["name"] for tool in session["tools"]] == ["record_word_practice", "get_word_details", "start_oral_quiz"]

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 
 from common import clock
 from common.text import text_fold
+from tutor.clarity import session_term_clear
 from tutor.models import OralQuiz, Review, TestResult, TutorSession
 from tutor.practice import term_practice_record
 from tutor.progress import learner_words_by_term, tutor_material
@@ -188,7 +189,8 @@ def oral_quiz_answer(
         raise QuizError(f"{word!r} is no longer in the learner's lists")
     if term not in quiz.answers:
         term_practice_record(
-            learner=learner, words=matches, outcome=outcome, source=Review.Source.VOICE, session=session, now=now
+            learner=learner, words=matches, outcome=outcome, source=Review.Source.VOICE, session=session,
+            now=now, clear=session_term_clear(session=session, term=term),
         )
         quiz.answers = {**quiz.answers, term: outcome}
         quiz.save(update_fields=["answers"])

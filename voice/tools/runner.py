@@ -15,6 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from common.text import storable
+from tutor.clarity import session_term_clear
 from tutor.models import Review, ToolCall, TutorSession, Word, WordProgress
 from tutor.practice import term_practice_record
 from tutor.progress import learner_words_by_term
@@ -104,7 +105,8 @@ def _record_word_practice(learner, session, arguments: dict[str, Any]) -> dict[s
     if outcome not in OUTCOMES:
         raise ToolError(f"outcome must be one of {', '.join(OUTCOMES)}")
     first = term_practice_record(
-        learner=learner, words=words, outcome=outcome, source=Review.Source.VOICE, session=session
+        learner=learner, words=words, outcome=outcome, source=Review.Source.VOICE, session=session,
+        clear=session_term_clear(session=session, term=words[0].term),
     )
     return {
         "recorded": True,
