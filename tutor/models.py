@@ -16,16 +16,38 @@ from tutor.srs import MASTERED_INTERVAL_DAYS
 
 
 class WordList(models.Model):
-    name = models.CharField(max_length=120, unique=True)
+    """A list of words. Staff lists (and the shared starter lists) have no owner; a list a
+    learner imported for themselves is theirs (``owner``) and only ever assigned to them.
+    Names are unique among staff lists, and among each learner's own lists."""
+
+    name = models.CharField(max_length=120)
     language = models.CharField(max_length=8, choices=LANGUAGES)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="own_word_lists",
+        help_text="The learner who imported this list for themselves; empty for staff lists.",
+    )
     learners = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Assignment", related_name="word_lists", blank=True
     )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(owner__isnull=True), name="wordlist_unique_staff_name"
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=Q(owner__isnull=False),
+                name="wordlist_unique_own_name",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
