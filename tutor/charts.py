@@ -197,7 +197,7 @@ def activity_heatmap(counts: dict[dt.date, int], *, today: dt.date, weeks: int =
         level = 0 if not count else min(4, 1 + (3 * count) // max(busiest, 1))
         noun = "review" if count == 1 else "reviews"
         cells.append(HeatCell(HEAT_LEFT + column * pitch, HEAT_TOP + row * pitch, level, f"{day:%b %-d}: {count} {noun}"))
-        if day.day <= 7 and row == 0 or day == first:
+        if day.day == 1 or (day == first and day.day <= 21):
             months.append(Tick(HEAT_LEFT + column * pitch, f"{day:%b}", "start"))
         day += dt.timedelta(days=1)
     if len(months) > 1 and months[1].position - months[0].position < 2 * pitch:
@@ -206,7 +206,7 @@ def activity_heatmap(counts: dict[dt.date, int], *, today: dt.date, weeks: int =
         cells=cells,
         months=months,
         days_active=sum(1 for cell in cells if cell.level),
-        width=HEAT_LEFT + weeks * pitch,
+        width=HEAT_LEFT + weeks * pitch + 16,  # room for the last month's label
         height=HEAT_TOP + 7 * pitch,
         cell=HEAT_CELL,
     )

@@ -1,9 +1,9 @@
 """The placement: ten questions that set a new learner's level, on the written-test machinery.
 
 The questions come from the starter list of the learner's target language
-(``tutor/starter.py``), whose words run from the most common to the less common: ten words
-spread evenly over it, easiest first, half "type the word for this meaning" and half
-multiple choice, built, signed, stored and checked exactly as a written test is
+(``tutor/starter.py``): ten words spread evenly over it (leaving out words spelt like their
+English meaning, such as "train", which test nothing), in list order, half "type the word
+for this meaning" and half multiple choice, built, signed, stored and checked exactly as a written test is
 (``tutor/written_test.py``, with a salt of its own, so neither token is accepted for the
 other). Answers are compared by the same rule (``text_fold``).
 
@@ -22,6 +22,7 @@ import secrets
 from django.db import transaction
 
 from accounts.models import CefrLevel
+from common.text import text_fold
 from tutor.models import Word, WrittenTestSheet
 from tutor.starter import starter_list_get_or_create
 from tutor.written_test import (
@@ -47,10 +48,11 @@ def placement_words(*, language: str):
 
 
 def placement_build(*, learner, seed: int) -> WrittenTest:
-    """Ten questions from the starter list of the learner's target language, easiest first."""
+    """Ten questions from the starter list of the learner's target language, in list order."""
     words = list(placement_words(language=learner.target_language).order_by("position", "pk"))
-    step = len(words) / PLACEMENT_SIZE
-    chosen = [words[int(step * index + step / 2)] for index in range(PLACEMENT_SIZE)]
+    telling = [word for word in words if not _spelt_like_its_meaning(word)]
+    step = len(telling) / PLACEMENT_SIZE
+    chosen = [telling[int(step * index + step / 2)] for index in range(PLACEMENT_SIZE)]
     rng = random.Random(seed)
     kinds = [TYPED, CHOICE] * (PLACEMENT_SIZE // 2)
     rng.shuffle(kinds)
@@ -63,6 +65,11 @@ def placement_build(*, learner, seed: int) -> WrittenTest:
             kind = CHOICE if distractors else TYPED
         questions.append(Question(number=number, word=word, kind=kind, options=options))
     return WrittenTest(nonce=secrets.token_hex(8), questions=tuple(questions))
+
+
+def _spelt_like_its_meaning(word: Word) -> bool:
+    term = text_fold(word.term)
+    return any(text_fold(meaning) == term for meaning in word.meaning.split("/"))
 
 
 def placement_token(*, learner, test: WrittenTest) -> str:

@@ -30,9 +30,22 @@ class WordState:
 
 @dataclass
 class LearnerOverview:
-    words: list[WordState]
+    words: list[WordState]  # most urgent first (``urgency``)
     counts: dict[str, int] = field(default_factory=dict)
     recent_results: list[TestResult] = field(default_factory=list)
+
+
+def urgency(item: WordState, now: dt.datetime) -> tuple:
+    """Due words first (the longest overdue first), then words being learnt (soonest first),
+    then new ones in list order, then mastered ones."""
+    progress = item.progress
+    if item.is_due(now):
+        return (0, progress.due_at)
+    if item.state == "learning":
+        return (1, progress.due_at)
+    if item.state == "new":
+        return (2,)
+    return (3, progress.due_at)
 
 
 def learner_words(*, learner) -> list[WordState]:
@@ -82,6 +95,7 @@ def learner_overview(*, learner, now: dt.datetime | None = None, results: int = 
     states = learner_words(learner=learner)
     for item in states:
         item.due_label = due_text(item.progress, now)
+    states.sort(key=lambda item: urgency(item, now))  # stable: list order within a kind
     recent = list(
         TestResult.objects.filter(learner=learner).select_related("word_list")[:results]
     )

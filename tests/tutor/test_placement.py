@@ -2,9 +2,18 @@
 
 import pytest
 
-from tutor.placement import PLACEMENT_SIZE, level_for, placement_build, placement_grade, placement_load, placement_token
-from tutor.written_test import CHOICE, WrittenTestInvalid, written_test_load
 from tutor.models import Review, TestResult
+from tutor.placement import (
+    PLACEMENT_SIZE,
+    _spelt_like_its_meaning,
+    level_for,
+    placement_build,
+    placement_grade,
+    placement_load,
+    placement_token,
+    placement_words,
+)
+from tutor.written_test import CHOICE, WrittenTestInvalid, written_test_load
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +30,7 @@ def right_answers(test, wrong: int = 0) -> dict[int, str]:
     return answers
 
 
-def test_it_asks_ten_questions_spread_over_the_list_easiest_first(alice):
+def test_it_asks_ten_questions_spread_over_the_list_in_order(alice):
     test = placement_build(learner=alice, seed=1)
     assert len(test.questions) == PLACEMENT_SIZE
     positions = [question.word.position for question in test.questions]
@@ -61,3 +70,13 @@ def test_a_placement_token_is_not_a_written_test_token_nor_another_learners(alic
         written_test_load(learner=alice, token=token)
     with pytest.raises(WrittenTestInvalid, match="someone else"):
         placement_load(learner=bob, token=token)
+
+
+def test_words_spelt_like_their_meaning_are_not_asked(alice, bob):
+    """French "train" means train: asking it tests nothing."""
+    french = [w.term for w in placement_words(language="fr") if _spelt_like_its_meaning(w)]
+    assert {"train", "table", "question"} <= set(french)
+    bob.target_language = "fr"
+    for seed in range(5):
+        test = placement_build(learner=bob, seed=seed)
+        assert not {q.word.term for q in test.questions} & set(french)
