@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -100,6 +101,12 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.word_list} → {self.learner}"
+
+    def clean(self) -> None:
+        """A learner's own list is theirs only: it is never given to anyone else."""
+        owner_id = self.word_list.owner_id if self.word_list_id else None
+        if owner_id and self.learner_id and owner_id != self.learner_id:
+            raise ValidationError({"word_list": "This list is a learner's own; it cannot be given to anyone else."})
 
 
 class WordProgress(models.Model):
