@@ -161,3 +161,23 @@ def test_the_nav_has_a_menu_for_narrow_screens(alice_client):
     body = alice_client.get("/").content.decode()
     menu = body[body.index("<details class=\"nav-menu\""): body.index("</details>")]
     assert "<summary>Menu</summary>" in menu and "Sign out" in menu and "Account" in menu
+
+
+def test_the_forms_change_only_the_learners_own_settings(alice_client, alice, bob):
+    """Extra fields are ignored: no voice minutes, staff flag or someone else's profile."""
+    for url in ("/start/", "/account/learning/"):
+        alice_client.post(url, {**PROFILE, "daily_voice_minutes": "600", "is_staff": "on", "email": bob.email, "pk": bob.pk})
+    alice.refresh_from_db()
+    bob.refresh_from_db()
+    assert (alice.daily_voice_minutes, alice.is_staff, alice.email) == (20, False, "alice@example.com")
+    assert (bob.target_language, bob.daily_goal_words) == ("es", 10)
+
+
+def test_an_oversized_or_broken_upload_is_refused_clearly(bob_client, bob):
+    big = SimpleUploadedFile("w.csv", b"term,meaning\n" + b"a,b\n" * (600 * 1024))
+    response = bob_client.post("/lists/import/", {"name": "Big", "file": big})
+    assert response.status_code == 400 and "larger than 2 MB" in response.content.decode()
+    latin1 = SimpleUploadedFile("w.csv", "term,meaning\nniño,child\n".encode("latin-1"))
+    response = bob_client.post("/lists/import/", {"name": "Latin", "file": latin1})
+    assert response.status_code == 400 and "not UTF-8" in response.content.decode()
+    assert not bob.word_lists.exists()
