@@ -137,9 +137,14 @@ async def test_a_new_learner_on_a_desktop_takes_the_placement_and_practises_fren
     assert "Goal reached today" in await page.text_content(".goal figcaption")
     assert await page.get_attribute("[data-streak]", "data-streak") == "1"
     await desktop.check(page, "dashboard-practised")
-    # A wide screen shows the nav in a row, not the menu.
+    # A wide screen shows the nav in a row, not the menu; down to the narrowest width that
+    # still has the row, the links stay on one line.
     assert await page.locator(".nav-wide a", has_text="Sign out").is_visible()
     assert not await page.locator("[data-nav-menu]").is_visible()
+    await page.set_viewport_size({"width": 770, "height": 800})
+    tops = await page.eval_on_selector_all(".nav-wide a", "els => els.map(e => e.getBoundingClientRect().top)")
+    assert len(tops) == 7 and len(set(tops)) == 1, tops
+    await page.set_viewport_size(DESKTOP)
 
     state = await learner_state(email)
     assert state == {
@@ -165,6 +170,9 @@ async def test_a_new_learner_on_a_phone_picks_a_level_and_practises_german(chrom
     await page.tap("[data-pick-starter]")
     await page.wait_for_url(f"{base}/")
     await phone.check(page, "dashboard-new")
+    # The calendar's labels are legible on a phone (not shrunk to 6 or 7 px).
+    heights = await page.eval_on_selector_all("[data-heatmap] text", "els => els.map(e => e.getBoundingClientRect().height)")
+    assert heights and min(heights) >= 10, heights
 
     # The nav is one Menu button; it opens by touch...
     sign_out = page.locator("[data-nav-menu] a", has_text="Sign out")
@@ -196,8 +204,9 @@ async def test_a_new_learner_on_a_phone_picks_a_level_and_practises_german(chrom
     await page.goto(f"{base}/account/learning/")
     await phone.check(page, "account")
     await page.fill("input[name=daily_goal_words]", "20")
-    await page.tap("form[data-learning-settings] button[type=submit]")
-    await page.wait_for_url(f"{base}/account/learning/")
+    async with page.expect_navigation():
+        await page.tap("form[data-learning-settings] button[type=submit]")
+    assert "Your learning settings are saved." in await page.text_content(".messages")
     await page.goto(f"{base}/")
     assert await page.get_attribute("[data-goal]", "data-goal") == "1/20"
     await phone.check(page, "dashboard-practised")
