@@ -4,6 +4,8 @@
   invite learners in the admin).
 - A self-signed-up learner starts with ``SIGNUP_VOICE_MINUTES`` daily voice minutes (staff
   grant more in the admin); new users are learners, never staff.
+- A self-signed-up learner is then asked their languages, level and daily goal
+  (``needs_onboarding``; the first-run page is ``/start/``).
 - With email verification on (``optional`` or ``mandatory``), voice practice needs a verified
   address (``voice_blocked_reason``): a new address could otherwise spend the server's
   OpenAI credit. Setting a password from an emailed link (an invitation or a password reset)
@@ -18,6 +20,7 @@ from allauth.account.models import EmailAddress
 from allauth.account.signals import password_reset
 from django.conf import settings
 from django.dispatch import receiver
+from django.shortcuts import resolve_url
 
 EMAIL_UNVERIFIED = "email_unverified"
 EMAIL_UNVERIFIED_MESSAGE = (
@@ -35,9 +38,14 @@ class AccountAdapter(DefaultAccountAdapter):
         user.is_staff = False
         user.is_superuser = False
         user.daily_voice_minutes = settings.SIGNUP_VOICE_MINUTES
+        # Nobody asked them their languages and level yet: the first-run page does.
+        user.needs_onboarding = True
         if commit:
             user.save()
         return user
+
+    def get_signup_redirect_url(self, request) -> str:
+        return resolve_url("tutor:onboarding")
 
 
 def verification_required() -> bool:

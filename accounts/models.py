@@ -76,6 +76,19 @@ class User(AbstractUser):
         validators=[MinValueValidator(0), MaxValueValidator(600)],
         help_text="Minutes of voice practice allowed per day.",
     )
+    daily_goal_words = models.PositiveSmallIntegerField(
+        "daily goal",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(200)],
+        help_text="Words the learner means to practise each day (1 to 200).",
+    )
+    needs_onboarding = models.BooleanField(
+        default=False,
+        help_text=(
+            "Set for learners who signed up themselves: the dashboard sends them to the first-run "
+            "page (languages, level, daily goal) until they finish it."
+        ),
+    )
     desired_retention = models.FloatField(
         null=True,
         blank=True,

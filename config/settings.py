@@ -93,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.voice_notice",
                 "accounts.context_processors.signup_open",
+                "voice.context_processors.voice_minutes",
             ],
         },
     },

@@ -105,6 +105,14 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "test/": {"GET": SIGNED_IN},
     "test/submit/": {"GET": row(302, 405, 405, 405), "POST": row(302, 400, 400, 400)},
     "test/results/<int:result_id>/": {"GET": OWN_ONLY},
+    # The learner's own set-up: everything is the signed-in user's, so no ids to forge; an
+    # empty form is refused with its errors.
+    "start/": {"GET": SIGNED_IN, "POST": row(302, 400, 400, 400)},
+    "start/placement/": {"GET": SIGNED_IN, "POST": row(302, 400, 400, 400)},
+    "lists/": {"GET": SIGNED_IN},
+    "lists/starter/": {"GET": row(302, 405, 405, 405), "POST": row(302, 302, 302, 302)},
+    "lists/import/": {"GET": row(302, 405, 405, 405), "POST": row(302, 400, 400, 400)},
+    "account/learning/": {"GET": SIGNED_IN, "POST": row(302, 400, 400, 400)},
     # A fresh key for A's session: JSON 401 for visitors, "not found" for anyone else's.
     "tutor/token/": {"GET": NOT_ALLOWED, "POST": row(401, 200, 404, 404)},
     # A's offer for a call the server creates: there only with REALTIME_CALL_SETUP=server

@@ -225,7 +225,7 @@ def review_card_grade(
 
 def review_round_words(*, learner, review_round: ReviewRound) -> list[tuple[Word, str]]:
     """The graded words of a round, in round order, with their grades."""
-    words = _assigned_words(learner=learner).filter(pk__in=list(review_round.grades)).in_bulk()
+    words = _assigned_words(learner=learner).filter(pk__in=list(review_round.grades)).select_related("word_list").in_bulk()
     return [
         (words[word_id], review_round.grades[word_id])
         for word_id in review_round.word_ids

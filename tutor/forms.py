@@ -1,14 +1,71 @@
-"""Forms of the learner's pages: grading a flashcard and answering a written test."""
+"""Forms of the learner's pages: grading a flashcard, answering a written test, the learner's
+languages, level and daily goal, and a list of their own."""
 
 from __future__ import annotations
 
 from django import forms
 
+from accounts.models import User
 from tutor.flashcards import GRADE_LABELS
+from tutor.starter import STARTER_LANGUAGES
 from tutor.written_test import CHOICE, Question, WrittenTest
 
 MAX_ANSWER_CHARS = 200
 MAX_TOKEN_CHARS = 20_000
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+
+
+class LearnerProfileForm(forms.ModelForm):
+    """What the learner learns, from which language, at which level, and how much a day."""
+
+    class Meta:
+        model = User
+        fields = ["target_language", "native_language", "cefr_level", "daily_goal_words"]
+        labels = {
+            "target_language": "I am learning",
+            "native_language": "My language",
+            "cefr_level": "My level",
+            "daily_goal_words": "Daily goal (words a day)",
+        }
+        help_texts = {"daily_goal_words": "How many words you mean to practise each day, 1 to 200."}
+        widgets = {"daily_goal_words": forms.NumberInput(attrs={"min": 1, "max": 200, "inputmode": "numeric"})}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("target_language") and data.get("target_language") == data.get("native_language"):
+            self.add_error("target_language", "Pick a language other than your own.")
+        return data
+
+
+class OnboardingForm(LearnerProfileForm):
+    placement = forms.BooleanField(
+        required=False,
+        label="Not sure of my level: place me with a ten-question test",
+    )
+
+    def clean(self):
+        data = super().clean()
+        language = data.get("target_language")
+        if data.get("placement") and language and language not in STARTER_LANGUAGES:
+            self.add_error(
+                "placement",
+                "The placement test is there for Spanish, French and German; pick your level instead.",
+            )
+        return data
+
+
+class OwnListForm(forms.Form):
+    name = forms.CharField(label="List name", max_length=120)
+    file = forms.FileField(
+        label="CSV file",
+        help_text="Columns term and meaning (example and part_of_speech are optional), with a header row.",
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError("The file is larger than 2 MB. Split it into smaller files.")
+        return upload
 
 
 class ReviewGradeForm(forms.Form):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -16,16 +17,38 @@ from tutor.srs import MASTERED_INTERVAL_DAYS
 
 
 class WordList(models.Model):
-    name = models.CharField(max_length=120, unique=True)
+    """A list of words. Staff lists (and the shared starter lists) have no owner; a list a
+    learner imported for themselves is theirs (``owner``) and only ever assigned to them.
+    Names are unique among staff lists, and among each learner's own lists."""
+
+    name = models.CharField(max_length=120)
     language = models.CharField(max_length=8, choices=LANGUAGES)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="own_word_lists",
+        help_text="The learner who imported this list for themselves; empty for staff lists.",
+    )
     learners = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Assignment", related_name="word_lists", blank=True
     )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(owner__isnull=True), name="wordlist_unique_staff_name"
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=Q(owner__isnull=False),
+                name="wordlist_unique_own_name",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -78,6 +101,12 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.word_list} → {self.learner}"
+
+    def clean(self) -> None:
+        """A learner's own list is theirs only: it is never given to anyone else."""
+        owner_id = self.word_list.owner_id if self.word_list_id else None
+        if owner_id and self.learner_id and owner_id != self.learner_id:
+            raise ValidationError({"word_list": "This list is a learner's own; it cannot be given to anyone else."})
 
 
 class WordProgress(models.Model):

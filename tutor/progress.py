@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, F, OuterRef, Prefetch, Q
+from django.utils import timezone
 
 from common import clock
 from common.text import text_fold
@@ -17,6 +18,7 @@ from tutor.srs import MASTERED_INTERVAL_DAYS
 class WordState:
     word: Word
     progress: WordProgress | None
+    due_label: str = ""  # when it comes up next, in words (``due_text``); set by the overview
 
     @property
     def state(self) -> str:
@@ -28,9 +30,22 @@ class WordState:
 
 @dataclass
 class LearnerOverview:
-    words: list[WordState]
+    words: list[WordState]  # most urgent first (``urgency``)
     counts: dict[str, int] = field(default_factory=dict)
     recent_results: list[TestResult] = field(default_factory=list)
+
+
+def urgency(item: WordState, now: dt.datetime) -> tuple:
+    """Due words first (the longest overdue first), then words being learnt (soonest first),
+    then new ones in list order, then mastered ones."""
+    progress = item.progress
+    if item.is_due(now):
+        return (0, progress.due_at)
+    if item.state == "learning":
+        return (1, progress.due_at)
+    if item.state == "new":
+        return (2,)
+    return (3, progress.due_at)
 
 
 def learner_words(*, learner) -> list[WordState]:
@@ -59,9 +74,28 @@ def word_state_counts(states: list[WordState], now: dt.datetime) -> dict[str, in
     return counts
 
 
+def due_text(progress: WordProgress | None, now: dt.datetime) -> str:
+    """A word's next review, for people: "overdue by 2 days", "today", "tomorrow" or a date."""
+    if progress is None or progress.is_new:
+        return "—"
+    today = timezone.localtime(now).date()
+    day = timezone.localtime(progress.due_at).date()
+    late = (today - day).days
+    if late > 0:
+        return f"overdue by {late} day{'s' if late != 1 else ''}"
+    if day == today:
+        return "today"
+    if (day - today).days == 1:
+        return "tomorrow"
+    return f"{day:%b} {day.day}" + (f", {day.year}" if day.year != today.year else "")
+
+
 def learner_overview(*, learner, now: dt.datetime | None = None, results: int = 10) -> LearnerOverview:
     now = now or clock.now()
     states = learner_words(learner=learner)
+    for item in states:
+        item.due_label = due_text(item.progress, now)
+    states.sort(key=lambda item: urgency(item, now))  # stable: list order within a kind
     recent = list(
         TestResult.objects.filter(learner=learner).select_related("word_list")[:results]
     )

@@ -28,6 +28,8 @@ def home(request: HttpRequest) -> HttpResponse:
     """The landing page for visitors, the learner's dashboard once signed in."""
     if not request.user.is_authenticated:
         return render(request, "tutor/landing.html")
+    if request.user.needs_onboarding:
+        return redirect("tutor:onboarding")
     now = clock.now()
     overview = learner_overview(learner=request.user, now=now)
     history = learner_history(learner=request.user, now=now)

@@ -12,7 +12,7 @@ Rules, checked for every row before anything is written
     - A term may appear only once in the file (ignoring case and extra spaces).
     - At most ``MAX_ROWS`` rows and ``MAX_BYTES`` bytes.
 
-Into an existing list (same name)
+Into an existing list (same name, among staff lists or among the importing learner's own)
     - A new term is added after the list's current words, in file order.
     - A term already in the list (ignoring case and extra spaces) gets the file's meaning;
       its example and part of speech are replaced only when the file's cell is not blank.
@@ -265,7 +265,7 @@ def _parse(table: list[list[str]]) -> tuple[list[_Row], list[RowError]]:
 
 
 def _target_list(
-    *, name: str, language: str | None, description: str
+    *, name: str, language: str | None, description: str, owner=None
 ) -> tuple[WordList | None, list[RowError]]:
     name = " ".join(name.split())
     if not name:
@@ -274,11 +274,12 @@ def _target_list(
         return None, [RowError(None, "The list name is too long.")]
     if language and language not in LANGUAGE_NAMES:
         return None, [RowError(None, f"Unknown language “{language}”.")]
-    existing = WordList.objects.filter(name__iexact=name).first()
+    # A learner's own lists are looked up among theirs only; staff lists among staff lists.
+    existing = WordList.objects.filter(name__iexact=name, owner=owner).first()
     if existing is None:
         if not language:
             return None, [RowError(None, f"“{name}” is a new list: give its language.")]
-        return WordList(name=name, language=language, description=description), []
+        return WordList(name=name, language=language, description=description, owner=owner), []
     if language and existing.language != language:
         return None, [
             RowError(
@@ -297,13 +298,17 @@ def word_list_import(
     rows_or_file: str | bytes | IO | Iterable[Sequence[str]],
     description: str = "",
     progress: Progress | None = None,
+    owner=None,
 ) -> ImportReport:
     """Create or extend the list ``name`` from CSV (text, bytes, a file, or rows with a header).
 
-    Returns a report; when it has errors, nothing was written. ``progress(done, total)``
-    is called as rows are written.
+    ``owner``: a learner importing a list of their own (only their own lists are found by
+    name and extended); None for staff lists. Returns a report; when it has errors, nothing
+    was written. ``progress(done, total)`` is called as rows are written.
     """
-    word_list, errors = _target_list(name=name, language=language, description=description)
+    word_list, errors = _target_list(
+        name=name, language=language, description=description, owner=owner
+    )
     table = _rows_from(rows_or_file)
     if isinstance(table, RowError):
         return _failed(*errors, table)

@@ -73,7 +73,7 @@ class WrittenTest:
     nonce: str
     questions: tuple[Question, ...]
 
-    def token(self, *, learner) -> str:
+    def token(self, *, learner, salt: str = TOKEN_SALT) -> str:
         """Keep the questions on the server and return the form's token: the signed nonce."""
         now = clock.now()
         WrittenTestSheet.objects.filter(
@@ -89,7 +89,7 @@ class WrittenTest:
         )
         if sheet.learner_id != learner.pk:
             raise ValueError("This nonce belongs to another learner's test.")
-        return signing.dumps({"v": TOKEN_VERSION, "n": self.nonce}, salt=TOKEN_SALT)
+        return signing.dumps({"v": TOKEN_VERSION, "n": self.nonce}, salt=salt)
 
 
 # --- comparing answers --------------------------------------------------------
@@ -120,7 +120,7 @@ def _ranked_words(states: list[WordState], now: dt.datetime) -> list[Word]:
     return [word for tier in tiers for _, word in sorted(tier, key=lambda pair: pair[0])]
 
 
-def _distractors(word: Word, words: list[Word], rng: random.Random) -> list[Word]:
+def choice_distractors(word: Word, words: list[Word], rng: random.Random) -> list[Word]:
     answer, meaning = text_fold(word.term), text_fold(word.meaning)
 
     def usable(other: Word) -> bool:
@@ -168,7 +168,7 @@ def written_test_build(
     for number, (word, kind) in enumerate(zip(chosen, kinds, strict=True), start=1):
         options: tuple[Word, ...] = ()
         if kind == CHOICE:
-            distractors = _distractors(word, all_words, rng)
+            distractors = choice_distractors(word, all_words, rng)
             if distractors:
                 shuffled = [word, *distractors]
                 rng.shuffle(shuffled)
@@ -205,11 +205,11 @@ def _payload_questions(payload: Any, learner) -> tuple[str, list[tuple[int, str,
     return nonce, parsed
 
 
-def _sheet_payload(*, token: str, max_age: int) -> dict:
+def _sheet_payload(*, token: str, max_age: int, salt: str = TOKEN_SALT) -> dict:
     """The stored question set the signed ``token`` names, as ``_payload_questions`` reads it."""
     old = WrittenTestInvalid("This test is more than three hours old. Please take a new one.")
     try:
-        signed = signing.loads(token, salt=TOKEN_SALT, max_age=max_age)
+        signed = signing.loads(token, salt=salt, max_age=max_age)
     except signing.SignatureExpired:
         raise old from None
     except signing.BadSignature:
@@ -224,13 +224,23 @@ def _sheet_payload(*, token: str, max_age: int) -> dict:
     return {"v": TOKEN_VERSION, "l": sheet.learner_id, "n": sheet.nonce, "q": sheet.questions}
 
 
-def written_test_load(*, learner, token: str, max_age: int = TOKEN_MAX_AGE_SECONDS) -> WrittenTest:
-    """The test a form was given, checked: signed by us, for this learner, on their words."""
-    payload = _sheet_payload(token=token, max_age=max_age)
+def written_test_load(
+    *,
+    learner,
+    token: str,
+    max_age: int = TOKEN_MAX_AGE_SECONDS,
+    salt: str = TOKEN_SALT,
+    words=None,
+) -> WrittenTest:
+    """The test a form was given, checked: signed by us (with ``salt``), for this learner, on
+    ``words`` (by default the words of their lists)."""
+    payload = _sheet_payload(token=token, max_age=max_age, salt=salt)
     nonce, parsed = _payload_questions(payload, learner)
     ids = {word_id for word_id, _, options in parsed for word_id in (word_id, *options)}
+    if words is None:
+        words = Word.objects.filter(word_list__assignments__learner=learner)
     words = (
-        Word.objects.filter(word_list__assignments__learner=learner, pk__in=ids)
+        words.filter(pk__in=ids)
         .select_related("word_list")
         .in_bulk()
     )

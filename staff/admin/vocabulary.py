@@ -74,7 +74,7 @@ class WordListImportForm(forms.Form):
 
 @admin.register(WordList)
 class WordListAdmin(admin.ModelAdmin):
-    list_display = ["name", "language", "word_count", "learner_count", "created_at"]
+    list_display = ["name", "language", "owner", "word_count", "learner_count", "created_at"]
     list_filter = ["language"]
     search_fields = ["name", "description"]
     inlines = [WordInline, AssignmentInline]
@@ -119,6 +119,7 @@ class WordListAdmin(admin.ModelAdmin):
                 language=form.cleaned_data["language"] or None,
                 description=form.cleaned_data["description"],
                 rows_or_file=form.cleaned_data["file"],
+                owner=word_list.owner if word_list else None,  # a learner's own list stays theirs
             )
             if report.ok:
                 self.message_user(request, report.summary, messages.SUCCESS)

@@ -166,3 +166,20 @@ def test_a_nul_in_a_cell_is_reported_not_a_server_error(staff_client, spanish):
     assert response.status_code == 200
     assert "Row 3: meaning contains a character that cannot be stored" in response.content.decode()
     assert not WordList.objects.filter(name="Animals").exists()
+
+
+def test_adding_to_a_learners_own_list_adds_to_that_list(staff_client, alice, spanish):
+    own = WordList.objects.create(name=spanish.name, language="es", owner=alice)
+    response = staff_client.post(URL, {"word_list": own.pk, "file": upload("term,meaning\nsol,sun\n")})
+    assert response.status_code == 302
+    assert list(own.words.values_list("term", flat=True)) == ["sol"]
+    assert not spanish.words.filter(term="sol").exists()
+
+
+def test_a_learners_own_list_cannot_be_assigned_to_another_learner(staff_client, alice, bob):
+    own = WordList.objects.create(name="Alice's words", language="es", owner=alice)
+    response = staff_client.post(
+        "/admin/tutor/assignment/add/", {"learner": bob.pk, "word_list": own.pk, "assigned_at_0": "2026-03-01", "assigned_at_1": "10:00"}
+    )
+    assert response.status_code == 200 and "cannot be given to anyone else" in response.content.decode()
+    assert not own.assignments.exists()

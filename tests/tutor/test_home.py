@@ -50,3 +50,24 @@ def test_the_dashboard_query_count_does_not_grow_with_words(alice_client, alice,
         TestResult.objects.create(learner=alice, word_list=alice_words, score=i % 10, max_score=10)
     assert queries() == few
     assert few <= 14
+
+
+def test_an_overdue_word_says_by_how_many_days_and_terms_carry_their_language(alice_client, alice, alice_words):
+    now = timezone.now()
+    gato = alice_words.words.get(term="gato")
+    WordProgress.objects.create(learner=alice, word=gato, interval_days=3, last_reviewed_at=now - dt.timedelta(days=5), due_at=now - dt.timedelta(days=2))
+    body = alice_client.get("/").content.decode()
+    assert "overdue by 2 days" in body
+    assert '<strong lang="es">gato</strong>' in body
+
+
+def test_there_is_one_grades_card(alice_client, alice, alice_words):
+    TestResult.objects.create(learner=alice, word_list=alice_words, score=7, max_score=10)
+    body = alice_client.get("/").content.decode()
+    assert body.count(">Test grades<") == 1 and "7/10" in body
+
+
+def test_the_dashboard_shows_the_goal_ring_and_the_heatmap(alice_client, alice, alice_words):
+    body = alice_client.get("/").content.decode()
+    assert 'data-goal="0/10"' in body and "data-heatmap" in body
+    assert body.count('class="heat heat-') >= 11 * 7

@@ -256,6 +256,9 @@ async def test_the_learner_pages_fit_a_phone(chromium, daphne_server):
 
     await page.goto(f"{base}/")
     assert "7/8" in await page.text_content(".grades")
+    # The chart's axis text is legible on a phone (it was 6-7 px when the drawing was scaled down).
+    heights = await page.eval_on_selector_all(".chart text.axis", "els => els.map(e => e.getBoundingClientRect().height)")
+    assert heights and min(heights) >= 10, heights
     await phone.check(page, "dashboard-after")
 
     await page.goto(f"{base}/sessions/{session.pk}/")

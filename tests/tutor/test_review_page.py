@@ -26,7 +26,7 @@ def test_it_shows_the_first_card_with_the_answer_behind_a_details_element(alice_
     body = response.content.decode()
     assert response.context["card"].word.term == "gato"
     assert "Card 1 of 4" in body
-    assert body.index("gato") < body.index("<details") < body.index("cat")
+    assert body.index("gato") < body.index("<details class=\"flashcard-answer") < body.index("cat")
     assert 'name="csrfmiddlewaretoken"' in body
     assert 'value="again"' in body and 'value="hard"' in body and 'value="good"' in body
     assert 'value="easy"' in body
