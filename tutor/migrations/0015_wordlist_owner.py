@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tutor', '0013_item_size'),
+        ('tutor', '0014_review_clear'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
