@@ -392,6 +392,9 @@ def test_hostile_frames_get_clean_answers_and_never_touch_another_learner(
     alice, bob, alice_words, settings, caplog
 ):
     settings.OPENAI_API_KEY = ""
+    # The page-relay path, where tool and usage frames are acted on (with the sideband on they
+    # are refused, which tests/voice/test_conversation_consumer_sideband.py covers).
+    settings.REALTIME_SIDEBAND = False
     alice_session = TutorSession.objects.create(
         learner=alice, model="m", voice="v", instructions="Focus words: gato"
     )
