@@ -88,7 +88,23 @@ def guarded_server(django_db_setup, django_db_blocker):
         yield server
 
 
-async def test_the_guardrail_stops_a_reply_flags_it_and_tells_the_learner(chromium, guarded_server):
+@pytest.fixture
+async def quiet_chromium(playwright_async, tmp_path):
+    """Chromium whose fake microphone hears silence: no speech barges in on the greeting, so
+    the greeting always reaches the blocked term however slow the machine is."""
+    import subprocess
+
+    from tests.support.browser import chromium_launch
+
+    wav = tmp_path / "silence.wav"
+    subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(wav), "trim", "0", "5"], check=True)
+    browser = await chromium_launch(playwright_async, wav)
+    yield browser
+    await browser.close()
+
+
+async def test_the_guardrail_stops_a_reply_flags_it_and_tells_the_learner(quiet_chromium, guarded_server):
+    chromium = quiet_chromium
     await make_learner()
     page = await signed_in_tutor_page(chromium, guarded_server.base_url)
     await start_session(page)
