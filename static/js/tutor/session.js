@@ -16,7 +16,7 @@ const SOCKET_DELAY_MS = 3000;
 const END_TIMEOUT_MS = 8000;
 
 export class Session {
-  // `transcript`, `tools`, `conversation` and `microphone` are attached by main.js once built.
+  // `transcript`, `tools`, `conversation`, `microphone` and `focusWords` are attached by main.js.
   constructor({ learnerId, state, view, keys, countdown, audio }) {
     Object.assign(this, { learnerId, state, view, keys, countdown, audio });
     this.client = null;
@@ -42,6 +42,7 @@ export class Session {
         // A new session, or the learner's open one continued here (see `fail`).
         const body = next.kind === "continue" ? { session_id: next.sessionId } : {};
         this.grant = await this.microphone.openWith(() => this.keys.mint(body));
+        this.focusWords.show(this.grant.focus_words);
         const { session_id: sessionId, socket_url: socketPath } = this.grant;
         this.socket = new ConversationSocket({ learnerId: this.learnerId, sessionId, socketPath });
         this.wire(this.socket);
@@ -64,9 +65,9 @@ export class Session {
   }
 
   async connect() {
-    const client = new RealtimeClient({ audioElement: this.audio });
+    const client = new RealtimeClient({ audioElement: this.audio, ledger: this.conversation.ledger });
     this.client = client;
-    this.conversation.gate.reset();
+    this.conversation.reset();
     this.tools.setPersona("tutor");
     client.addEventListener("serverevent", (event) => this.onServerEvent(client, event.detail));
     client.addEventListener("connectionstate", (event) => this.onConnectionState(client, event.detail));
@@ -265,7 +266,8 @@ export class Session {
   }
 
   setControls(live) {
-    this.view.setControls(live, { hasSocket: Boolean(this.socket), persona: this.tools.persona });
+    this.view.setControls(live, { hasSocket: Boolean(this.socket), persona: this.tools.persona, canInterrupt: this.conversation.turns.canInterrupt });
+    this.conversation.showTurn();
   }
 
   // ---- the socket --------------------------------------------------------------
