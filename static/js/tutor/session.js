@@ -133,7 +133,7 @@ export class Session {
   // The recap link, a fresh transcript numbering, and "Start a new session".
   finished() {
     if (this.grant) this.view.linkRecap(this.grant.session_id);
-    this.view.enableStart("Start a new session");
+    this.view.enableStart("Start| a new session");
     this.transcript.reset();
     this.tools.reset();
   }
@@ -151,7 +151,7 @@ export class Session {
     const socket = this.stopHere(S.MOVED);
     if (socket) socket.drained().then(() => socket.stop());
     this.view.showNotice(message || "This session went on in another window.");
-    this.view.enableStart("Start a new session");
+    this.view.enableStart("Start| a new session");
   }
 
   // The server refused the socket for good (see protocol.js): nothing more can be saved.
@@ -195,7 +195,7 @@ export class Session {
       // The learner has a session open elsewhere (another window, or one that crashed):
       // offer to carry it on here; its other window is told to stop.
       next = { kind: "continue", sessionId: err.sessionId };
-      this.view.enableStart("Continue it here");
+      this.view.enableStart("Continue| it here");
     } else if (this.state.firstConnect && this.socket) {
       // The first connect failed. The session stays open for "Try again"; the socket starts
       // now so the server hears of any call that was made, and can hang it up.

@@ -86,7 +86,8 @@ export class TurnState {
         break;
       case "response.done": // the API runs one response at a time
         this.responseId = null;
-        this.awaitingReply = false;
+        // A response that called a tool is followed by the one that uses its output.
+        this.awaitingReply = calledTool(event.response);
         break;
       case "output_audio_buffer.started":
         this.playing = event.response_id || "audio";
@@ -101,6 +102,11 @@ export class TurnState {
     }
     return before !== `${this.turn}|${this.canInterrupt}`;
   }
+}
+
+function calledTool(response) {
+  const output = response && Array.isArray(response.output) ? response.output : [];
+  return Boolean(response) && response.status === "completed" && output.some((item) => item && item.type === "function_call");
 }
 
 // One response at a time. `request()` says whether to send response.create now; a request

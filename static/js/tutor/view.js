@@ -24,7 +24,7 @@ export class View {
     this.pendingCount = root.querySelector("[data-pending-count]");
     this.turnIndicator = root.querySelector("[data-turn-indicator]");
     this.turnText = root.querySelector("[data-turn-text]");
-    this.startLabel = this.buttons.start.textContent;
+    this.startLabel = this.buttons.start.innerHTML; // the template's own markup, restored as it was
   }
 
   // Who has the floor (see turn-taking.js); null: no live call, no indicator.
@@ -57,16 +57,22 @@ export class View {
     this.sendButton.disabled = !live;
   }
 
+  // What follows "|" in `label` is left out on a phone ("Start| a new session" reads "Start").
   enableStart(label = null) {
     this.buttons.start.disabled = false;
-    if (label) this.buttons.start.textContent = label;
+    if (!label) return;
+    const [always, wide = ""] = label.split("|");
+    const rest = document.createElement("span");
+    rest.className = "wide-only";
+    rest.textContent = wide;
+    this.buttons.start.replaceChildren(always, ...(wide ? [rest] : []));
   }
 
   // While a session starts or runs the button is off and says what it does, not what it
   // offered ("Continue it here", "Try again").
   disableStart() {
     this.buttons.start.disabled = true;
-    this.buttons.start.textContent = this.startLabel;
+    this.buttons.start.innerHTML = this.startLabel;
   }
 
   disableEnd() {
