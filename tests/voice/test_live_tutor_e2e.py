@@ -33,6 +33,7 @@ RECORDER = """
   const create = RTCPeerConnection.prototype.createDataChannel;
   RTCPeerConnection.prototype.createDataChannel = function (...args) {
     const channel = create.apply(this, args);
+    Object.defineProperty(log, "channel", { value: channel, enumerable: false, configurable: true });
     channel.addEventListener("message", (message) => {
       try {
         const e = JSON.parse(message.data);
@@ -285,6 +286,31 @@ async def test_interrupt_after_response_done_only_clears_the_audio_and_shows_no_
     await saved_turns(page, "li.turn-assistant", 2)
     assert await page.locator("[data-notice]").is_hidden()
     await check_page(page, "tutor-interrupt-after")
+
+
+async def test_an_expected_error_is_logged_and_an_unexpected_one_is_shown_in_plain_words(quiet_chromium, daphne_server):
+    await make_learner()
+    page = await tutor_page(quiet_chromium, daphne_server.base_url, WIDTHS["wide"])
+    logged: list[str] = []
+    page.on("console", lambda m: logged.append(m.text) if m.type == "info" else None)
+    await start_session(page)
+    await page.click('[data-action="mute"]')
+    await page.wait_for_selector("#tutor[data-turn=listening]", timeout=TIMEOUT_MS)
+
+    # A cancel that finds no response (one that raced the reply's end): logged, not shown.
+    await page.evaluate("() => window.__rt.channel.send(JSON.stringify({ type: 'response.cancel', event_id: 'evt_race' }))")
+    await page.wait_for_function("() => window.__rt.got.some(e => e.type === 'error')", timeout=TIMEOUT_MS)
+    await page.wait_for_timeout(200)
+    assert await page.locator("[data-notice]").is_hidden()
+    assert any("response_cancel_not_active" in text for text in logged), logged
+
+    # A malformed event is a real fault: the learner hears of it.
+    await page.evaluate("() => window.__rt.channel.send(JSON.stringify({ type: 'conversation.item.create', event_id: 'evt_bad' }))")
+    notice = page.locator("[data-notice]")
+    await notice.wait_for(state="visible", timeout=TIMEOUT_MS)
+    assert "The voice service reported:" in await notice.text_content()
+    page.errors.clear()  # the page warns about it in the console, as it should
+    await check_page(page, "tutor-error-notice")
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,8 @@ export class View {
     if (turn) this.root.dataset.turn = turn;
     else delete this.root.dataset.turn;
     if (!this.turnIndicator) return;
-    this.turnIndicator.hidden = !turn;
+    // The live region stays in place (empty when there is no call), so each change is read.
+    this.turnIndicator.classList.toggle("on", Boolean(turn));
     const text = turn ? TURN_TEXT[turn] : "";
     if (this.turnText.textContent !== text) this.turnText.textContent = text;
   }
