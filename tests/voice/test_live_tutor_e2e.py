@@ -399,5 +399,18 @@ async def test_the_whole_tutor_page_works_by_keyboard_alone(quiet_chromium, daph
     await tab_to(page, '[data-action="end"]')
     await page.keyboard.press("Enter")
     await page.wait_for_selector('#tutor[data-state="ended"]', timeout=TIMEOUT_MS)
-    await page.locator("[data-notice] a[data-recap-link]").wait_for(timeout=TIMEOUT_MS)
+    recap = page.locator("[data-notice] a[data-recap-link]")
+    await recap.wait_for(timeout=TIMEOUT_MS)
     await check_page(page, f"tutor-keyboard-{width}")
+
+    # The recap link, by keyboard too; its transcript has turns only, in the target language.
+    await tab_to(page, "[data-notice] a[data-recap-link]", backwards=True)
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("[data-recap]", timeout=TIMEOUT_MS)
+    shown = await page.inner_text(".transcript-static")
+    assert not JSON_LIKE.search(shown), shown
+    assert await page.locator(".transcript-static li.turn .text:not([lang=es])").count() == 0
+    overflow = await page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0
+    await screenshot(page, f"session-recap-{width}")
+    assert page.errors == []
