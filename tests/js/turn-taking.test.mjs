@@ -25,6 +25,25 @@ test("a voice turn goes listening, you are speaking, thinking, tutor speaking, l
   assert.deepEqual(Object.keys(TURN_TEXT).sort(), Object.values(TURNS).sort());
 });
 
+test("a reply that calls a tool stays 'thinking' until the reply using its output", () => {
+  const state = new TurnState();
+  const turns = feed(
+    state,
+    { type: "input_audio_buffer.speech_stopped" },
+    { type: "response.created", response: { id: "r1" } },
+    { type: "response.done", response: { id: "r1", status: "completed", output: [{ type: "function_call", call_id: "c1" }] } },
+    { type: "response.created", response: { id: "r2" } },
+    { type: "output_audio_buffer.started", response_id: "r2" },
+  );
+  assert.deepEqual(turns, [TURNS.THINKING, TURNS.THINKING, TURNS.THINKING, TURNS.THINKING, TURNS.TUTOR_SPEAKING]);
+  // A cancelled one does not wait for anything.
+  state.reset();
+  feed(state, { type: "response.created", response: { id: "r3" } }, { type: "response.done", response: { id: "r3", status: "cancelled", output: [{ type: "function_call" }] } });
+  assert.equal(state.turn, TURNS.LISTENING);
+  state.onEvent({ type: "response.done" });
+  assert.equal(state.turn, TURNS.LISTENING);
+});
+
 test("the learner speaking over the tutor has the floor", () => {
   const state = new TurnState();
   feed(state, { type: "response.created", response: { id: "r1" } }, { type: "output_audio_buffer.started", response_id: "r1" });
