@@ -244,6 +244,9 @@ STANDIN_API_KEY = env_str("STANDIN_API_KEY", "sk-standin")
 # The stand-in holds the learner's transcript back until the tutor's reply has started, as the
 # real API's asynchronous transcription often does (standin/README.md).
 STANDIN_TRANSCRIPT_AFTER_REPLY = env_bool("STANDIN_TRANSCRIPT_AFTER_REPLY", False)
+# Seconds between the stand-in's streamed pieces of a reply (about 12 characters each): longer
+# keeps a reply "in progress" for a while, as a real model's is.
+STANDIN_PACE_SECONDS = env_float("STANDIN_PACE_SECONDS", 0.02, minimum=0.0)
 # Empty means "the stand-in mounted on this very server": resolved per request.
 REALTIME_BASE_URL = env_url(
     "REALTIME_BASE_URL",

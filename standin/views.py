@@ -140,7 +140,11 @@ async def calls(request: HttpRequest) -> HttpResponse:
             "or a multipart/form-data form with 'sdp' and 'session' parts.",
             code="unsupported_content_type",
         )
-    call = RealtimeCall(session=session, transcript_after_reply=settings.STANDIN_TRANSCRIPT_AFTER_REPLY)
+    call = RealtimeCall(
+        session=session,
+        transcript_after_reply=settings.STANDIN_TRANSCRIPT_AFTER_REPLY,
+        pace=settings.STANDIN_PACE_SECONDS,
+    )
     try:
         answer = await call.answer(sdp)
     except BadOffer as problem:

@@ -7,14 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from common import clock
 from tutor import charts
-from tutor.models import Review, TestResult, TutorSession, WordProgress
+from tutor.models import ConversationItem, Review, TestResult, TutorSession, WordProgress
 from tutor.recap import practised_counts
 
 CHART_DAYS = 60
@@ -82,11 +82,12 @@ def words_practised_today(*, learner, today: dt.date) -> int:
 
 
 def past_sessions(*, learner, limit: int = 10) -> list[TutorSession]:
-    """The learner's last sessions with a call, each with ``item_count`` and ``words_practised``
-    (counted as its recap counts them: tool recordings and words heard in the transcript)."""
+    """The learner's last sessions with a call, each with ``item_count`` (its turns: tool
+    activity is not a turn) and ``words_practised`` (counted as its recap counts them: tool
+    recordings and words heard in the transcript)."""
     sessions = list(
         TutorSession.objects.filter(learner=learner, connected_at__isnull=False)
-        .annotate(item_count=Count("items", distinct=True))
+        .annotate(item_count=Count("items", filter=Q(items__kind=ConversationItem.Kind.MESSAGE), distinct=True))
         .order_by("-connected_at")[:limit]
     )
     practised = practised_counts(sessions=sessions)

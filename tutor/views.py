@@ -14,6 +14,7 @@ from tutor.history import learner_history, learner_session_get
 from tutor.models import TestResult
 from tutor.progress import learner_overview
 from tutor.recap import session_recap
+from tutor.transcript import transcript_entries
 from tutor.written_test import (
     AlreadyGraded,
     WrittenTestInvalid,
@@ -40,10 +41,10 @@ def home(request: HttpRequest) -> HttpResponse:
 def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     """A session's recap and transcript: the learner's own sessions only."""
     session = learner_session_get(learner=request.user, session_id=session_id)
-    items = session.items.order_by("order", "created_at")
+    entries = transcript_entries(list(session.items.order_by("order", "created_at")))
     recap = session_recap(session=session, now=clock.now())
     return render(
-        request, "tutor/session_detail.html", {"session": session, "items": items, "recap": recap}
+        request, "tutor/session_detail.html", {"session": session, "entries": entries, "recap": recap}
     )
 
 

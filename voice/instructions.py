@@ -71,6 +71,7 @@ class TutorPlan:
     instructions: str
     session_config: dict[str, Any]
     focus_words: list[str]
+    focus: tuple[FocusWord, ...] = ()
 
 
 def _one_line(text: str, limit: int | None = None) -> str:
@@ -231,6 +232,7 @@ def tutor_plan_render(*, learner, material: TutorMaterial) -> TutorPlan:
         instructions=instructions,
         session_config=session_config,
         focus_words=[word.term for word in focus],
+        focus=tuple(focus),
     )
 
 
@@ -243,3 +245,8 @@ def tutor_plan_build(*, learner, now: dt.datetime | None = None) -> TutorPlan:
         revision_limit=MAX_REVISION_WORDS,
     )
     return tutor_plan_render(learner=learner, material=material)
+
+
+def focus_words_shown(focus: list[FocusWord] | tuple[FocusWord, ...]) -> list[dict[str, str]]:
+    """The focus words as the tutor page lists them: each term with its meaning."""
+    return [{"term": word.term, "meaning": word.meaning} for word in focus]

@@ -17,7 +17,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.urls import reverse
 
-from tutor.models import TutorSession
+from tutor.models import TutorSession, Word
 from voice import realtime
 from voice.instructions import session_config_build, tutor_plan_build
 from voice.limits import TIME_LIMIT, LimitReached, limit_message
@@ -44,6 +44,8 @@ class MintedKey:
     # POSTing its offer to ``calls_url`` (/tutor/calls/), within the same life as a key.
     secret: realtime.ClientSecret | None = field(repr=False)
     calls_url: str
+    # The session's focus words with their meanings, for the page's list.
+    focus_words: list[dict[str, str]] = field(default_factory=list)
 
     def answer(self) -> dict[str, Any]:
         """The JSON the page gets: the key, its session and where to call."""
@@ -64,6 +66,7 @@ class MintedKey:
             # The server runs the tutor's tools itself, over the call's sideband: the page
             # only shows them.
             "server_tools": settings.REALTIME_SIDEBAND,
+            "focus_words": self.focus_words,
         }
 
 
@@ -89,6 +92,17 @@ def _new_session_fields(learner) -> tuple[dict[str, Any], dict[str, Any]]:
         "instructions": plan.instructions,
         "focus_words": plan.focus_words,
     }
+
+
+def _focus_words_of(*, learner, session: TutorSession) -> list[dict[str, str]]:
+    """The session's focus words (its own terms, in order) with their meanings from the
+    learner's assigned lists (one query)."""
+    terms = [term for term in session.focus_words if isinstance(term, str)] if isinstance(session.focus_words, list) else []
+    meanings: dict[str, str] = {}
+    rows = Word.objects.filter(word_list__assignments__learner=learner, term__in=terms).order_by("word_list__name", "position", "pk")
+    for term, meaning in rows.values_list("term", "meaning"):
+        meanings.setdefault(term, meaning)
+    return [{"term": term, "meaning": meanings.get(term, "")} for term in terms]
 
 
 def resume_config(*, learner, session: TutorSession) -> dict[str, Any]:
@@ -126,9 +140,10 @@ async def key_mint(*, learner, session_id: int | None, upstream: realtime.Upstre
     minted_for = await sync_to_async(_reserve)(
         learner=learner, upstream=upstream, session=session, new_session=new_session
     )
+    focus = await sync_to_async(_focus_words_of)(learner=learner, session=minted_for)
     if settings.REALTIME_CALL_SETUP == "server":
         # No key leaves the server: the page sends its offer to us (voice/call_setup.py).
-        return MintedKey(session=minted_for, secret=None, calls_url=reverse("voice:calls"))
+        return MintedKey(session=minted_for, secret=None, calls_url=reverse("voice:calls"), focus_words=focus)
     if session is not None:
         config = await sync_to_async(resume_config)(learner=learner, session=minted_for)
     try:
@@ -142,4 +157,4 @@ async def key_mint(*, learner, session_id: int | None, upstream: realtime.Upstre
         # No key was issued: a new session goes, a resume owes no call for it.
         await sync_to_async(mint_release)(session=minted_for, new=session is None)
         raise KeyRefused(error.status, error.message, error.code) from None
-    return MintedKey(session=minted_for, secret=secret, calls_url=upstream.calls_url)
+    return MintedKey(session=minted_for, secret=secret, calls_url=upstream.calls_url, focus_words=focus)

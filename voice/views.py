@@ -14,14 +14,17 @@ from django.views.decorators.http import require_POST
 
 from voice import realtime
 from voice.call_setup import MAX_OFFER_CHARS, call_create, call_request_parse
+from voice.instructions import focus_words_shown, tutor_plan_build
 from voice.keys import KeyRefused, key_mint
 
 
 @login_required
 @ensure_csrf_cookie
 def tutor_page(request: HttpRequest) -> HttpResponse:
-    """The voice session page; its script mints a key and connects over WebRTC."""
-    return render(request, "voice/tutor.html")
+    """The voice session page; its script mints a key and connects over WebRTC. It lists
+    today's focus words (the minted session's own list replaces them once it starts)."""
+    focus = focus_words_shown(tutor_plan_build(learner=request.user).focus)
+    return render(request, "voice/tutor.html", {"focus_words": focus})
 
 
 def _json_error(status: int, message: str, code: str, **extra) -> JsonResponse:

@@ -14,9 +14,11 @@ export class RealtimeError extends Error {
 }
 
 export class RealtimeClient extends EventTarget {
-  constructor({ audioElement } = {}) {
+  // `ledger` (optional) gives every client event its `event_id` (see tutor/turn-taking.js).
+  constructor({ audioElement, ledger = null } = {}) {
     super();
     this.audioElement = audioElement || null;
+    this.ledger = ledger;
     this.pc = null;
     this.channel = null;
     this.callId = "";
@@ -93,7 +95,7 @@ export class RealtimeClient extends EventTarget {
 
   send(event) {
     if (!this.channel || this.channel.readyState !== "open") return false;
-    this.channel.send(JSON.stringify(event));
+    this.channel.send(JSON.stringify(this.ledger ? this.ledger.stamp(event) : event));
     return true;
   }
 

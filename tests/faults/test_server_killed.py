@@ -177,7 +177,7 @@ async def test_the_page_resumes_after_the_server_is_killed_and_saves_each_item_o
         await page_settled(page, TIMEOUT_MS)
         lenas = await ended(lenas)  # by the sweep that ran when the resumed call was reported
         page_ids = await page.eval_on_selector_all(
-            "li.turn[data-saved=true]", "els => els.map(e => e.dataset.itemId)"
+            "[data-item-id][data-saved=true]", "els => els.map(e => e.dataset.itemId)"
         )
         outboxes = await page.evaluate(
             "() => Object.keys(localStorage).filter(k => k.startsWith('parlance.outbox.')).length"

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { InvalidTransition, MAX_RESUMES, PageState, ResponseGate, STATES, TRANSITIONS } from "../../static/js/tutor/page-state.js";
+import { InvalidTransition, MAX_RESUMES, PageState, STATES, TRANSITIONS } from "../../static/js/tutor/page-state.js";
 
 const S = STATES;
 
@@ -124,18 +124,4 @@ test("a failed page holding a socket can still be ended, timed out or moved", ()
     assert.equal(state.state, how);
     assert.deepEqual(state.next, { kind: "new" });
   }
-});
-
-test("the response gate sends one response.create at a time", () => {
-  const gate = new ResponseGate();
-  assert.equal(gate.request(), true, "idle: send now");
-  assert.equal(gate.request(), false, "running: wait");
-  assert.equal(gate.request(), false, "still one waiting, not two");
-  assert.equal(gate.done(), true, "done: send the waiting one");
-  assert.equal(gate.done(), false, "nothing waited");
-  gate.started(); // the server started one itself (voice activity)
-  assert.equal(gate.active, true);
-  assert.equal(gate.request(), false);
-  gate.reset();
-  assert.equal(gate.request(), true);
 });

@@ -153,7 +153,7 @@ async def test_a_session_started_on_one_process_continues_on_another_and_saves_o
         )
         await page_settled(page, TIMEOUT_MS)
         page_ids = await page.eval_on_selector_all(
-            "li.turn[data-saved=true]", "els => els.map(e => e.dataset.itemId)"
+            "[data-item-id][data-saved=true]", "els => els.map(e => e.dataset.itemId)"
         )
         await page.close()
         for task in relay.tasks:

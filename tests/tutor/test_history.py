@@ -71,6 +71,9 @@ def test_past_sessions_count_turns_and_words(alice, bob, alice_words):
     now = timezone.now()
     session = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="", connected_at=now, ended_at=now + dt.timedelta(minutes=3))
     session.items.create(item_id="item_1", role="user", text="hola")
+    # Tool activity is not a turn.
+    session.items.create(item_id="item_2", role="assistant", kind="function_call", text="record_word_practice({})")
+    session.items.create(item_id="item_3", role="tool", kind="function_call_output", text='{"recorded": true}')
     Review.objects.create(learner=alice, word=alice_words.words.first(), outcome="correct", source="voice", session=session)
     TutorSession.objects.create(learner=bob, model="m", voice="v", instructions="", connected_at=now)
 

@@ -64,7 +64,7 @@ async def test_the_examiner_quizzes_the_words_and_the_grade_is_saved(chromium, d
         asked = await sync_to_async(answer_for_clue)(learner, quiz.words, clue)
         assert text_fold(asked) not in text_fold(text).split(), text  # a recall test
         await type_message(page, f"Digo la palabra {asked} en una frase")
-        await saved_turns(page, 'li[data-kind="function_call_output"]', answered + 1)
+        await saved_turns(page, '[data-kind="function_call_output"]', answered + 1)
 
     try:
         await page.wait_for_selector('#tutor[data-persona="tutor"]', timeout=TIMEOUT_MS)

@@ -64,6 +64,13 @@ def test_it_mints_a_key_and_starts_a_session(alice_client, alice, alice_words, u
         "voice": settings.REALTIME_VOICE,
         "socket_url": f"/ws/tutor/sessions/{session.pk}/",
         "server_tools": settings.REALTIME_SIDEBAND,  # on by default: the server runs the tools
+        # The session's focus words with their meanings, for the page's list.
+        "focus_words": [
+            {"term": "gato", "meaning": "cat"},
+            {"term": "perro", "meaning": "dog"},
+            {"term": "casa", "meaning": "house"},
+            {"term": "agua", "meaning": "water"},
+        ],
     }
     assert session.status == TutorSession.Status.MINTED
     assert (session.model, session.voice) == (settings.REALTIME_MODEL, settings.REALTIME_VOICE)
@@ -106,6 +113,8 @@ def test_it_remints_a_key_for_a_reconnect_to_the_same_session(alice_client, alic
     assert TutorSession.objects.count() == 1
     config = sent_body(upstream)["session"]
     assert (config["instructions"], config["model"]) == ("Be kind.\nFocus words: gato", "gpt-realtime-mini")
+    # The session's own focus words; alice has no list with "gato", so it has no meaning.
+    assert response.json()["focus_words"] == [{"term": "gato", "meaning": ""}]
     assert config["audio"]["output"]["voice"] == "cedar"
 
 

@@ -154,7 +154,7 @@ async def test_a_dropped_call_resumes_the_same_session_with_a_recap(chromium, da
     await screenshot(page, "tutor-resumed")
 
     page_items = await page.eval_on_selector_all(
-        "li.turn[data-saved=true]", "els => els.map(e => e.dataset.itemId)"
+        "[data-item-id][data-saved=true]", "els => els.map(e => e.dataset.itemId)"
     )
     saved = await saved_items(session.pk)
     saved_ids = [item.item_id for item in saved]

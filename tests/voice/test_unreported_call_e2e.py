@@ -142,6 +142,9 @@ async def test_a_session_open_in_one_window_is_continued_in_another(chromium, da
     assert (await second.text_content('[data-action="start"]')).strip() == "Continue it here"
 
     await start_session(second)
+    # Once pressed, the (disabled) button no longer offers to continue.
+    start = second.locator('[data-action="start"]')
+    assert await start.is_disabled() and (await start.text_content()).strip() == "Start session"
     await first.wait_for_selector('#tutor[data-state="ended"]', timeout=TIMEOUT_MS)
     assert "went on in another window" in await first.locator("[data-notice]").text_content()
     await screenshot(first, "tutor-moved-away")

@@ -117,8 +117,8 @@ async def test_a_typed_focus_word_calls_the_tool_and_updates_progress(chromium, 
     await mute(page)
 
     await type_message(page, "Mi gato es negro")
-    await saved_turns(page, 'li[data-kind="function_call"]')
-    await saved_turns(page, 'li[data-kind="function_call_output"]')
+    await saved_turns(page, '[data-kind="function_call"]')
+    await saved_turns(page, '[data-kind="function_call_output"]')
     # After the tool output the tutor answers again, mentioning the word.
     await page.wait_for_function(
         "() => [...document.querySelectorAll('li.turn-assistant[data-saved=true]')].some(li => li.textContent.includes('gato'))",
@@ -140,7 +140,7 @@ async def test_a_word_repeated_in_one_session_is_one_scheduled_review(chromium, 
     await mute(page)
     for times in range(1, 4):
         await type_message(page, "El gato, el gato, el gato")
-        await saved_turns(page, 'li[data-kind="function_call_output"]', times)
+        await saved_turns(page, '[data-kind="function_call_output"]', times)
 
     def counts():
         reviews = Review.objects.filter(learner=learner, word__term="gato")
@@ -195,7 +195,7 @@ async def test_a_dropped_socket_loses_nothing_and_saves_each_item_once(chromium,
 
     await page.wait_for_function("() => document.querySelector('[data-pending]').hidden", timeout=TIMEOUT_MS)
     assert len(sockets) >= 2  # it reconnected
-    page_ids = await page.eval_on_selector_all("li.turn[data-saved=true]", "els => els.map(e => e.dataset.itemId)")
+    page_ids = await page.eval_on_selector_all("[data-item-id][data-saved=true]", "els => els.map(e => e.dataset.itemId)")
 
     session = await sync_to_async(TutorSession.objects.get)(learner__email="lena@example.com")
     saved = await saved_items(session.pk)

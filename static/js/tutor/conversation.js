@@ -1,8 +1,9 @@
 // The live conversation: carries out what each Realtime event means (events.js) on the
-// transcript, the tools and the view; typed messages, mute, interrupt, the guardrail, and one
+// transcript, the tools and the view; who has the floor (turn-taking.js), typed messages,
+// mute, interrupt, the guardrail, errors matched to the event that caused them, and one
 // response at a time. The call and the socket belong to the session (session.js).
 
-import { ResponseGate } from "./page-state.js";
+import { EventLedger, ResponseGate, TurnState } from "./turn-taking.js";
 import { eventActions, guardrailDue } from "./events.js";
 
 export class Conversation {
@@ -11,6 +12,8 @@ export class Conversation {
     this.transcript = transcript;
     this.view = view;
     this.gate = new ResponseGate();
+    this.turns = new TurnState();
+    this.ledger = new EventLedger();
     this.tools = null; // attached by main.js
   }
 
@@ -18,25 +21,43 @@ export class Conversation {
     return this.session.client;
   }
 
-  // The minted key's answer (the tools read `server_tools` from it).
-  get grant() {
-    return this.session.grant;
-  }
-
   get socket() {
     return this.session.socket;
   }
 
+  // The minted key's answer (whether the server runs the tools, say).
+  get grant() {
+    return this.session.grant;
+  }
+
+  get live() {
+    return this.session.state.is("live");
+  }
+
+  // A new call: nobody speaks, nothing runs, nothing is queued.
+  reset() {
+    this.gate.reset();
+    this.turns.reset();
+    this.showTurn();
+  }
+
   onServerEvent(event) {
+    if (this.turns.onEvent(event)) this.showTurn();
     const context = { state: this.session.state.state, persona: this.tools.persona };
     for (const action of eventActions(event, context)) this.apply(action);
+  }
+
+  showTurn() {
+    this.view.showTurn(this.live ? this.turns.turn : null);
+    this.view.setInterruptEnabled(this.live && this.turns.canInterrupt);
   }
 
   apply(action) {
     const t = this.transcript;
     switch (action.type) {
       case "live":
-        return this.session.onLive();
+        this.session.onLive();
+        return this.showTurn();
       case "turn":
         return void t.ensure(action.turn);
       case "append": {
@@ -55,19 +76,42 @@ export class Conversation {
       case "response_started":
         return this.gate.started();
       case "response_done":
-        return void (this.gate.done() && this.requestResponse());
+        return void (this.gate.done() && this.sendCreate());
       case "usage":
         return void (this.socket && this.socket.saveUsage(action.responseId, action.usage));
       case "notice":
         return this.view.showNotice(action.message, action.error);
+      case "error":
+        return this.onError(action.event);
       default:
         return undefined;
     }
   }
 
-  // One response at a time: a request made while one runs waits for `response.done`.
+  // The API's `error`, matched by event_id to the client event that caused it. Expected ones
+  // (a cancel that found the response already finished, say) are logged, not shown.
+  onError(event) {
+    const error = this.ledger.match(event);
+    if (error.type === "response.create") {
+      const running = error.code === "conversation_already_has_active_response";
+      if (this.gate.refused({ running })) this.sendCreate();
+    }
+    if (error.expected) {
+      console.info("Realtime: expected error", error.type, error.code, error.message);
+      return;
+    }
+    console.warn("Realtime error", error);
+    const what = error.message || error.code || error.errorType || "an error";
+    this.view.showNotice(`The voice service reported: ${what.replace(/\.$/, "")}.`, true);
+  }
+
+  // One response at a time: a request made while one runs (or is not confirmed yet) waits.
   requestResponse() {
-    if (this.client && this.gate.request()) this.client.send({ type: "response.create" });
+    if (this.client && this.gate.request()) this.sendCreate();
+  }
+
+  sendCreate() {
+    if (!this.client || !this.client.send({ type: "response.create" })) this.gate.refused();
   }
 
   sendTyped() {
@@ -81,8 +125,13 @@ export class Conversation {
     this.view.clearTyped();
   }
 
+  // Stop the tutor: cancel the response while one runs, drop the audio while it plays (it
+  // plays on after response.done). With nothing to stop, nothing is sent.
   interrupt() {
-    if (this.client) this.client.interrupt();
+    if (!this.client) return false;
+    const events = this.turns.interruptEvents();
+    for (const event of events) this.client.send(event);
+    return events.length > 0;
   }
 
   toggleMute() {
@@ -98,10 +147,11 @@ export class Conversation {
     this.socket.check(entry.id, entry.text);
   }
 
-  // The safety filter stopped a reply: cut it off, hide it, and say so.
+  // The safety filter stopped a reply: cut it off (its audio too, even after response.done),
+  // hide it, and say so.
   onGuardrail(itemId, message) {
     if (!this.transcript.withhold(itemId)) return;
-    if (this.client && this.gate.active) this.client.interrupt();
+    this.interrupt();
     this.view.showNotice(`${message || "The tutor's reply was stopped by the safety filter."} Staff will review it.`, true);
   }
 }

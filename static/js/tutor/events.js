@@ -11,6 +11,12 @@
 //   {type: "response_started"} / {type: "response_done"}
 //   {type: "usage", responseId, usage}            what the response cost, for the usage ledger
 //   {type: "notice", message, error}              tell the learner
+//   {type: "error", event}                        the API's `error`: matched to what caused it
+//
+// Tool items (function_call, function_call_output) carry their `callId` (and the call its
+// `name`): the transcript shows them as one chip per call, never as turns.
+
+import { failureText } from "./activity.js";
 
 const OPENING = ["connecting", "reconnecting"];
 
@@ -56,7 +62,7 @@ export function eventActions(event, { state = "live", persona = "tutor" } = {}) 
     case "response.done":
       return responseDoneActions(event.response);
     case "error":
-      return [{ type: "notice", message: `The voice service reported: ${(event.error && event.error.message) || "an error"}.`, error: true }];
+      return [{ type: "error", event }];
     default:
       return [];
   }
@@ -79,12 +85,12 @@ function itemActions(item, done, persona) {
     return actions;
   }
   if (item.type === "function_call") {
-    const actions = [{ type: "turn", turn: { id: item.id, role: "assistant", kind: "function_call", persona: "tutor" } }];
+    const actions = [{ type: "turn", turn: callTurn(item) }];
     if (done && item.status !== "in_progress") actions.push({ type: "function_call", item });
     return actions;
   }
   if (item.type === "function_call_output") {
-    const turn = { id: item.id, role: "tool", kind: "function_call_output", persona: "tutor" };
+    const turn = { id: item.id, role: "tool", kind: "function_call_output", persona: "tutor", callId: item.call_id || "" };
     const output = item.output || "";
     const actions = [{ type: "turn", turn }, { type: "complete", turn, text: output, raw: { call_id: item.call_id, output } }];
     // With server tools, the server answered this call on the sideband: the page learns a
@@ -101,8 +107,7 @@ function responseDoneActions(response) {
   if (usage) actions.push({ type: "usage", responseId: response.id, usage });
   actions.push({ type: "response_done" });
   if (response && response.status === "failed") {
-    const detail = response.status_details && response.status_details.error;
-    actions.push({ type: "notice", message: `The tutor could not answer: ${(detail && detail.message) || "unknown error"}.`, error: true });
+    actions.push({ type: "notice", message: failureText(response.status_details), error: true });
   }
   return actions;
 }
@@ -125,10 +130,14 @@ export function messageText(item) {
 // The transcript entry of a function call, as shown and saved.
 export function functionCallTurn(item) {
   return {
-    turn: { id: item.id, role: "assistant", kind: "function_call", persona: "tutor" },
+    turn: callTurn(item),
     text: `${item.name}(${item.arguments || ""})`,
     raw: { call_id: item.call_id, name: item.name, arguments: item.arguments || "" },
   };
+}
+
+function callTurn(item) {
+  return { id: item.id, role: "assistant", kind: "function_call", persona: "tutor", callId: item.call_id || "", name: item.name || "" };
 }
 
 // The guardrail is asked about a reply as it streams: every so many characters, and at the

@@ -11,12 +11,19 @@ import { Countdown } from "./countdown.js";
 import { Keys } from "./keys.js";
 import { Conversation } from "./conversation.js";
 import { Session } from "./session.js";
+import { FocusWords } from "./focus-words.js";
 import { ConversationSocket, Outbox } from "../conversation-socket.js";
 
 function main(root) {
-  const { tokenUrl, csrfToken, learnerId } = root.dataset;
+  const { tokenUrl, csrfToken, learnerId, targetLang } = root.dataset;
   const view = new View(root);
-  const state = new PageState({ onChange: ({ to, shown }) => view.showState({ state: to, shown }) });
+  let conversation = null;
+  const state = new PageState({
+    onChange: ({ to, shown }) => {
+      view.showState({ state: to, shown });
+      if (conversation) conversation.showTurn();
+    },
+  });
   const session = new Session({
     learnerId,
     state,
@@ -25,8 +32,17 @@ function main(root) {
     countdown: new Countdown(root.querySelector("[data-time-left]")),
     audio: root.querySelector("[data-remote-audio]"),
   });
-  const transcript = new Transcript(root.querySelector("[data-transcript]"), { save: (item) => session.saveItem(item) });
-  const conversation = new Conversation({ session, transcript, view });
+  const focusWords = new FocusWords(root.querySelector("[data-focus-words]"), {
+    lang: targetLang,
+    summary: root.querySelector("[data-focus-summary]"),
+  });
+  const transcript = new Transcript(root.querySelector("[data-transcript]"), {
+    save: (item) => session.saveItem(item),
+    announcer: root.querySelector("[data-announcer]"),
+    lang: targetLang,
+    onChip: (chip) => focusWords.tick(chip.word),
+  });
+  conversation = new Conversation({ session, transcript, view });
   const tools = new Tools({ session: conversation, transcript, view });
   const microphone = new Microphone({
     meter: root.querySelector("[data-meter]"),
@@ -34,7 +50,7 @@ function main(root) {
     isMuted: () => session.muted,
   });
   conversation.tools = tools;
-  Object.assign(session, { transcript, tools, conversation, microphone });
+  Object.assign(session, { transcript, tools, conversation, microphone, focusWords });
 
   view.buttons.start.addEventListener("click", () => session.start());
   view.buttons.mute.addEventListener("click", () => conversation.toggleMute());

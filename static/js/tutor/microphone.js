@@ -3,8 +3,11 @@
 
 export class Microphone {
   // `notify(message)` tells the learner; `isMuted()` zeroes the meter while muted.
+  // `meter` is the fill; its parent is the role="meter" element whose aria-valuenow follows.
   constructor({ meter, notify, isMuted }) {
     this.meter = meter;
+    this.track = meter.closest("[role=meter]");
+    this.shown = 0;
     this.notify = notify;
     this.isMuted = isMuted;
     this.stream = null;
@@ -73,17 +76,29 @@ export class Microphone {
       for (const s of samples) sum += s * s;
       const rms = Math.sqrt(sum / samples.length);
       const level = this.isMuted() ? 0 : Math.min(1, rms * 4);
-      this.meter.style.width = `${Math.round(level * 100)}%`;
+      this.show(Math.round(level * 100));
       this.meterFrame = requestAnimationFrame(draw);
     };
     draw();
+  }
+
+  // The fill's width, and the value assistive technology reads (in steps of 10, so it is not
+  // re-read every frame).
+  show(percent) {
+    this.meter.style.width = `${percent}%`;
+    this.meter.style.setProperty("--level", `${percent}%`); // a phone's upright meter
+    const step = Math.round(percent / 10) * 10;
+    if (this.track && step !== this.shown) {
+      this.shown = step;
+      this.track.setAttribute("aria-valuenow", String(step));
+    }
   }
 
   stop() {
     if (this.meterFrame) cancelAnimationFrame(this.meterFrame);
     if (this.audioContext) this.audioContext.close();
     this.audioContext = null;
-    this.meter.style.width = "0";
+    this.show(0);
     if (this.stream) for (const track of this.stream.getTracks()) track.stop();
     this.stream = null;
   }

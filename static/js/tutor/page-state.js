@@ -145,38 +145,3 @@ export class PageState {
     this.next = next;
   }
 }
-
-// One response at a time: the API refuses `response.create` while one is running, so a
-// request made meanwhile waits for `response.done`.
-export class ResponseGate {
-  constructor() {
-    this.reset();
-  }
-
-  reset() {
-    this.active = false;
-    this.wanted = false;
-  }
-
-  // True: send `response.create` now. False: it is sent when the running one is done.
-  request() {
-    if (this.active) {
-      this.wanted = true;
-      return false;
-    }
-    this.active = true;
-    return true;
-  }
-
-  started() {
-    this.active = true;
-  }
-
-  // True: a request waited, send `response.create` now.
-  done() {
-    this.active = false;
-    if (!this.wanted) return false;
-    this.wanted = false;
-    return true;
-  }
-}

@@ -16,7 +16,7 @@ const SOCKET_DELAY_MS = 3000;
 const END_TIMEOUT_MS = 8000;
 
 export class Session {
-  // `transcript`, `tools`, `conversation` and `microphone` are attached by main.js once built.
+  // `transcript`, `tools`, `conversation`, `microphone` and `focusWords` are attached by main.js.
   constructor({ learnerId, state, view, keys, countdown, audio }) {
     Object.assign(this, { learnerId, state, view, keys, countdown, audio });
     this.client = null;
@@ -42,6 +42,7 @@ export class Session {
         // A new session, or the learner's open one continued here (see `fail`).
         const body = next.kind === "continue" ? { session_id: next.sessionId } : {};
         this.grant = await this.microphone.openWith(() => this.keys.mint(body));
+        this.focusWords.show(this.grant.focus_words);
         const { session_id: sessionId, socket_url: socketPath } = this.grant;
         this.socket = new ConversationSocket({ learnerId: this.learnerId, sessionId, socketPath });
         this.wire(this.socket);
@@ -64,9 +65,9 @@ export class Session {
   }
 
   async connect() {
-    const client = new RealtimeClient({ audioElement: this.audio });
+    const client = new RealtimeClient({ audioElement: this.audio, ledger: this.conversation.ledger });
     this.client = client;
-    this.conversation.gate.reset();
+    this.conversation.reset();
     this.tools.setPersona("tutor");
     client.addEventListener("serverevent", (event) => this.onServerEvent(client, event.detail));
     client.addEventListener("connectionstate", (event) => this.onConnectionState(client, event.detail));
@@ -135,7 +136,7 @@ export class Session {
   // The recap link, a fresh transcript numbering, and "Start a new session".
   finished() {
     if (this.grant) this.view.linkRecap(this.grant.session_id);
-    this.view.enableStart("Start a new session");
+    this.view.enableStart("Start| a new session");
     this.transcript.reset();
     this.tools.reset();
   }
@@ -153,7 +154,7 @@ export class Session {
     const socket = this.stopHere(S.MOVED);
     if (socket) socket.drained().then(() => socket.stop());
     this.view.showNotice(message || "This session went on in another window.");
-    this.view.enableStart("Start a new session");
+    this.view.enableStart("Start| a new session");
   }
 
   // The server refused the socket for good (see protocol.js): nothing more can be saved.
@@ -197,7 +198,7 @@ export class Session {
       // The learner has a session open elsewhere (another window, or one that crashed):
       // offer to carry it on here; its other window is told to stop.
       next = { kind: "continue", sessionId: err.sessionId };
-      this.view.enableStart("Continue it here");
+      this.view.enableStart("Continue| it here");
     } else if (this.state.firstConnect && this.socket) {
       // The first connect failed. The session stays open for "Try again"; the socket starts
       // now so the server hears of any call that was made, and can hang it up.
@@ -268,7 +269,8 @@ export class Session {
   }
 
   setControls(live) {
-    this.view.setControls(live, { hasSocket: Boolean(this.socket), persona: this.tools.persona });
+    this.view.setControls(live, { hasSocket: Boolean(this.socket), persona: this.tools.persona, canInterrupt: this.conversation.turns.canInterrupt });
+    this.conversation.showTurn();
   }
 
   // ---- the socket --------------------------------------------------------------

@@ -89,6 +89,7 @@ export class Tools {
       this.view.setQuizEnabled(true);
       return;
     }
+    this.transcript.note(`quiz_button_${Date.now()}`, "start_oral_quiz", output);
     this.takeHandoff(output);
     this.session.requestResponse();
   }
@@ -109,6 +110,7 @@ export class Tools {
   setPersona(persona) {
     this.persona = Object.hasOwn(PERSONAS, persona) ? persona : "tutor";
     this.view.showPersona(this.persona);
-    this.view.setQuizEnabled(this.persona === "tutor" && Boolean(this.session.client));
+    // Only once live: "Quiz me" while connecting would have no call to hand over.
+    this.view.setQuizEnabled(this.persona === "tutor" && Boolean(this.session.client) && this.session.live);
   }
 }

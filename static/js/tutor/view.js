@@ -1,6 +1,7 @@
 // The page's controls and words: buttons, status text, notices, counts, the persona badge.
 
 import { PERSONAS } from "./transcript.js";
+import { TURN_TEXT } from "./turn-taking.js";
 
 export class View {
   constructor(root) {
@@ -21,6 +22,24 @@ export class View {
     this.savedCount = root.querySelector("[data-saved-count]");
     this.pending = root.querySelector("[data-pending]");
     this.pendingCount = root.querySelector("[data-pending-count]");
+    this.turnIndicator = root.querySelector("[data-turn-indicator]");
+    this.turnText = root.querySelector("[data-turn-text]");
+    this.startLabel = this.buttons.start.innerHTML; // the template's own markup, restored as it was
+  }
+
+  // Who has the floor (see turn-taking.js); null: no live call, no indicator.
+  showTurn(turn) {
+    if (turn) this.root.dataset.turn = turn;
+    else delete this.root.dataset.turn;
+    if (!this.turnIndicator) return;
+    // The live region stays in place (empty when there is no call), so each change is read.
+    this.turnIndicator.classList.toggle("on", Boolean(turn));
+    const text = turn ? TURN_TEXT[turn] : "";
+    if (this.turnText.textContent !== text) this.turnText.textContent = text;
+  }
+
+  setInterruptEnabled(enabled) {
+    this.buttons.interrupt.disabled = !enabled;
   }
 
   // `shown` is what the tests and the stylesheet know (see page-state.js); `state` the exact one.
@@ -30,22 +49,31 @@ export class View {
     this.statusText.textContent = shown;
   }
 
-  setControls(live, { hasSocket, persona }) {
+  setControls(live, { hasSocket, persona, canInterrupt = false }) {
     this.buttons.mute.disabled = !live;
-    this.buttons.interrupt.disabled = !live;
+    this.buttons.interrupt.disabled = !live || !canInterrupt;
     this.buttons.quiz.disabled = !live || persona !== "tutor";
     this.buttons.end.disabled = !live && !hasSocket;
     this.input.disabled = !live;
     this.sendButton.disabled = !live;
   }
 
+  // What follows "|" in `label` is left out on a phone ("Start| a new session" reads "Start").
   enableStart(label = null) {
     this.buttons.start.disabled = false;
-    if (label) this.buttons.start.textContent = label;
+    if (!label) return;
+    const [always, wide = ""] = label.split("|");
+    const rest = document.createElement("span");
+    rest.className = "wide-only";
+    rest.textContent = wide;
+    this.buttons.start.replaceChildren(always, ...(wide ? [rest] : []));
   }
 
+  // While a session starts or runs the button is off and says what it does, not what it
+  // offered ("Continue it here", "Try again").
   disableStart() {
     this.buttons.start.disabled = true;
+    this.buttons.start.innerHTML = this.startLabel;
   }
 
   disableEnd() {
