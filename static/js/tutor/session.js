@@ -8,12 +8,9 @@ import { CLOSE, MINT_FINAL_CODES, MINT_SESSION_LIVE, RECEIVE } from "../protocol
 import { STATES } from "./page-state.js";
 
 const S = STATES;
-const RESUME_GRACE_MS = 3000;
-const RESUME_RETRY_MS = 1000;
-const RESUME_AFTER_CLOSE_MS = 1000;
+const [RESUME_GRACE_MS, RESUME_RETRY_MS, RESUME_AFTER_CLOSE_MS, END_TIMEOUT_MS] = [3000, 1000, 1000, 8000];
 // The conversation socket opens when the session is live, or after this long at the latest.
 const SOCKET_DELAY_MS = 3000;
-const END_TIMEOUT_MS = 8000;
 
 export class Session {
   // `transcript`, `tools`, `conversation`, `microphone` and `focusWords` are attached by main.js.
@@ -23,8 +20,7 @@ export class Session {
     this.socket = null;
     this.grant = null; // the minted key and its session: session_id, client_secret, calls_url, socket_url
     this.muted = false;
-    this.resumeTimer = null;
-    this.socketTimer = null;
+    this.resumeTimer = this.socketTimer = null;
   }
 
   // ---- starting --------------------------------------------------------------
