@@ -336,13 +336,11 @@ async def call_watch(
             session_id=session_id, call_id=call_id, reason=reason
         )
         return "refused"
-    await database_sync_to_async(session_sideband_joined)(session_id=session_id, now=clock.now())
-    logger.info("Joined the call of session %s over the sideband", session_id)
-    if on_join is not None:
-        await on_join()
+    from websockets.exceptions import ConnectionClosed
+
     watcher = CallWatcher(session=session, call_id=call_id, send=connection.send)
+    joined = False
     try:
-        await watcher.catch_up()
         async for event in _events(connection):
             if event.get("type") == "error" and _is_join_error(event):
                 await database_sync_to_async(session_call_refused)(
@@ -351,7 +349,18 @@ async def call_watch(
                 )
                 return "refused"
             try:
-                await watcher.handle(event)
+                if not joined and event.get("type") == "session.created":
+                    # The call took us: from here on this sideband sees its events.
+                    joined = True
+                    await database_sync_to_async(session_sideband_joined)(session_id=session_id, now=clock.now())
+                    logger.info("Joined the call of session %s over the sideband", session_id)
+                    if on_join is not None:
+                        await on_join()
+                    await watcher.catch_up()
+                else:
+                    await watcher.handle(event)
+            except ConnectionClosed:
+                break  # the call closed while we answered it; what it sent before is read above
             except Exception:
                 logger.exception("The sideband of session %s failed on %s", session_id, event.get("type"))
     finally:

@@ -315,8 +315,10 @@ async def test_an_expected_error_is_logged_and_an_unexpected_one_is_shown_in_pla
 
 @pytest.fixture(scope="module")
 def guarded_server(django_db_setup, django_db_blocker):
-    """A server whose policy blocks the stand-in's own greeting, so the filter must trip."""
-    env = {"REALTIME_STANDIN": "on", "OPENAI_API_KEY": "", "GUARDRAIL_BLOCKED_TERMS": "offline stand-in"}
+    """A server whose policy blocks the stand-in's own greeting, so the filter must trip. The
+    page's own check is under test here (the fast path, delayed past response.done), so the
+    server does not watch the call: its sideband would cancel the reply first."""
+    env = {"REALTIME_STANDIN": "on", "OPENAI_API_KEY": "", "GUARDRAIL_BLOCKED_TERMS": "offline stand-in", "REALTIME_SIDEBAND": "off"}
     with daphne_running(env=env) as server:
         yield server
 

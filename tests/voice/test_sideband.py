@@ -190,6 +190,7 @@ async def test_a_call_the_sideband_cannot_join_is_charged_as_a_false_report(live
     assert ended == "refused"
     await live.arefresh_from_db()
     assert live.keys_unreported == 1 and "could not join" in live.call_refused
+    assert live.sideband_joined_at is None  # joined means the call took us (its session.created)
 
 
 async def test_on_joining_it_asks_the_call_for_the_items_it_has_not_seen(live):
@@ -238,3 +239,21 @@ async def test_a_forged_item_id_the_call_does_not_know_changes_nothing(live):
     assert ended == sideband.CALL_ENDED
     await live.arefresh_from_db()
     assert live.call_refused == "" and not await ToolCall.objects.filter(session=live).aexists()
+
+
+async def test_a_call_that_closes_while_the_server_catches_up_ends_quietly(live, caplog):
+    from asgiref.sync import sync_to_async
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.frames import Close
+
+    await sync_to_async(conversation_item_save)(session=live, item_id="item_page", role="user", kind="message", text="hola", order=1)
+    connection = FakeConnection([{"type": "session.created", "session": {}}])
+
+    async def closed(event):
+        raise ConnectionClosedError(Close(4004, ""), Close(4004, ""), True)
+
+    connection.send = closed
+    ended = await sideband.call_watch(session_id=live.pk, call_id="rtc_live", connect=lambda: FakeManager(connection))
+
+    assert ended == sideband.CALL_ENDED
+    assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)

@@ -39,7 +39,7 @@ async def test_a_strict_session_runs_from_the_servers_call_and_its_id(chromium, 
     await mute(page)
 
     await type_message(page, "Mi gato es negro")
-    await saved_turns(page, 'li[data-kind="function_call_output"]')
+    await saved_turns(page, '[data-kind="function_call_output"]')  # behind the tool chip
     await page.wait_for_function(
         "() => [...document.querySelectorAll('li.turn-assistant[data-saved=true]')].some(li => li.textContent.includes('gato'))",
         timeout=TIMEOUT_MS,
