@@ -7,9 +7,9 @@ vocabulary. An entry is filed under two versions:
 - the learner's, changed when their progress, their grades or their assignments change;
 - the word lists', changed when any word or list changes (rare next to mints).
 
-A version is a fresh random token set after the writing transaction commits, so a reader that
-read the database before the commit files what it read under the old version, never the new
-one. The writers are covered by signals (``tutor.apps``); a writer that bypasses them
+A version is a fresh random token, set at the write and again after the writing transaction
+commits, so a reader that read the database before the commit never files what it read under
+the version readers use after it. The writers are covered by signals (``tutor.apps``); a writer that bypasses them
 (``bulk_create``, ``bulk_update``, ``QuerySet.update``) calls ``learner_material_changed`` or
 ``word_lists_changed`` itself, as ``tutor.vocabulary_import`` does.
 
@@ -44,29 +44,36 @@ def _token() -> str:
     return secrets.token_hex(8)
 
 
-def _bump_after_commit(key: str) -> None:
+def _bump(key: str) -> None:
+    """A new version for ``key`` now, and again once the writing transaction commits.
+
+    Now: so this process (and this very transaction) never reads an entry from before the
+    write. After the commit: another process may have read the old rows between the first
+    bump and the commit and filed them under the first new version.
+    """
+
     def bump() -> None:
         cache.set(key, _token(), timeout=None)
 
-    bump.material_version_key = key
-    # One bump per key per transaction, however many rows it writes (a list deleted with its
-    # 10,000 words): the callbacks already waiting are Django's own list of them.
-    waiting = getattr(connection, "run_on_commit", None) or []
-    if connection.in_atomic_block and any(
-        getattr(func, "material_version_key", None) == key for _, func, *_ in waiting
-    ):
+    bump()
+    if not connection.in_atomic_block:
         return
-    transaction.on_commit(bump)
+    bump.material_version_key = key
+    # One bump at commit per key, however many rows the transaction writes (a list deleted
+    # with its 10,000 words): the callbacks already waiting are Django's own list of them.
+    waiting = getattr(connection, "run_on_commit", None) or []
+    if not any(getattr(func, "material_version_key", None) == key for _, func, *_ in waiting):
+        transaction.on_commit(bump)
 
 
 def learner_material_changed(learner_id: int) -> None:
     """The learner's progress, grades or assignments changed (once this transaction commits)."""
-    _bump_after_commit(_learner_key(learner_id))
+    _bump(_learner_key(learner_id))
 
 
 def word_lists_changed() -> None:
     """A word or a word list changed (once this transaction commits): every learner's material."""
-    _bump_after_commit(_LISTS_KEY)
+    _bump(_LISTS_KEY)
 
 
 def _versions(learner_id: int) -> tuple[str, str]:
