@@ -10,6 +10,10 @@ What is stored has bounds: at most ``TUTOR_MAX_ITEMS_PER_SESSION`` items and
 learner per day (``TUTOR_MAX_ITEMS_PER_LEARNER_DAY``, ``TUTOR_MAX_ITEM_BYTES_PER_LEARNER_DAY``).
 The totals are counted in the database inside the save's transaction, with the learner's row
 locked, so two sockets or two processes saving at once cannot both slip under a cap.
+
+A new item, the common case, takes two statements: the lock, then one ``INSERT … SELECT …
+WHERE <under every cap> ON CONFLICT DO NOTHING``. Only when that inserts nothing (a resend, a
+later version, a refusal) does the save read the item and decide.
 """
 
 from __future__ import annotations
@@ -107,6 +111,66 @@ def _item_for_update(session: TutorSession, item_id: str) -> ConversationItem | 
     )
 
 
+def _new_item_insert(
+    session, *, item_id: str, role: str, kind: str, text: str, raw: dict, order: int | None,
+    verified: bool,
+) -> ConversationItem | None:
+    """A new item in one statement: ``INSERT … SELECT … WHERE <under every cap> ON CONFLICT DO
+    NOTHING``. The item, or None when it already exists or a cap refuses it (the caller then
+    takes the general path, which tells those apart). Run with the learner's row locked."""
+    now = clock.now()
+    item = ConversationItem(
+        session=session, item_id=item_id, role=role, kind=kind, text=text, raw=raw,
+        order=order or 0, verified=verified, size=item_size(text, raw), created_at=now, updated_at=now,
+    )
+    fields = [f for f in ConversationItem._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(getattr(item, f.attname), connection) for f in fields]
+    quote = connection.ops.quote_name
+    items, sessions = quote(ConversationItem._meta.db_table), quote(TutorSession._meta.db_table)
+    day = connection.ops.adapt_datetimefield_value(day_start(now))
+    in_session = f"FROM {items} WHERE session_id = %s"
+    in_day = (
+        f"FROM {items} i JOIN {sessions} s ON s.id = i.session_id "
+        "WHERE s.learner_id = %s AND i.created_at >= %s"
+    )
+    sql = (
+        f"INSERT INTO {items} ({', '.join(quote(f.column) for f in fields)}) "
+        f"SELECT {', '.join(['%s'] * len(fields))} WHERE "
+        f"(SELECT COUNT(*) {in_session}) < %s "
+        f"AND (%s = 0 OR (SELECT COALESCE(SUM(size), 0) {in_session}) + %s <= %s) "
+        f"AND (SELECT COUNT(*) {in_day}) < %s "
+        f"AND (%s = 0 OR (SELECT COALESCE(SUM(i.size), 0) {in_day}) + %s <= %s) "
+        f"ON CONFLICT (session_id, item_id) DO NOTHING RETURNING id"
+    )
+    params = [
+        *values,
+        session.pk, settings.TUTOR_MAX_ITEMS_PER_SESSION,
+        item.size, session.pk, item.size, settings.TUTOR_MAX_ITEM_BYTES_PER_SESSION,
+        session.learner_id, day, settings.TUTOR_MAX_ITEMS_PER_LEARNER_DAY,
+        item.size, session.learner_id, day, item.size, settings.TUTOR_MAX_ITEM_BYTES_PER_LEARNER_DAY,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    item.pk = row[0]
+    item._state.adding = False
+    return item
+
+
+@transaction.atomic
+def _item_save_fast(**fields) -> tuple[ConversationItem, str]:
+    """Two statements for a new item (the learner's row locked, the insert); anything else
+    (a resend, a later version, a refusal) takes ``_item_save_once`` in the same transaction."""
+    session = fields["session"]
+    _learner_lock(session)
+    item = _new_item_insert(**fields)
+    if item is not None:
+        return item, CREATED
+    return _item_save_once(**fields)
+
+
 @transaction.atomic
 def _item_save_once(
     *, session, item_id: str, role: str, kind: str, text: str, raw: dict, order: int | None,
@@ -183,7 +247,7 @@ def conversation_item_save(
         order=order, verified=verified,
     )
     try:
-        return _item_save_once(**fields)
+        return _item_save_fast(**fields)
     except IntegrityError:
         return _item_save_once(**fields)
 
