@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tutor.models import TutorSession
 from voice import calls, guardrail, hangups
-from voice.items import ItemRefused, conversation_item_save, db_retrying
+from voice.items import ItemRefused, conversation_item_save_batched
 from voice.metering import CLOSED_STATUSES
 from voice.protocol import (
     ACK,
@@ -182,10 +182,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def _item_save(self, message: ItemMessage) -> None:
-        # Idempotent, so a save interrupted by a database restart is simply run again. Not
-        # thread-sensitive: saves from many sockets run side by side, each on its own connection.
+        # Idempotent, so a save interrupted by a database restart is simply run again. Items
+        # that arrive together from any of this process's sockets share one transaction (group
+        # commit); the ack is sent once it has committed.
         try:
-            await database_sync_to_async(db_retrying(conversation_item_save), thread_sensitive=False)(
+            await conversation_item_save_batched(
                 session=self.session,
                 item_id=message.item_id,
                 role=message.role,

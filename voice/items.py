@@ -18,9 +18,11 @@ later version, a refusal) does the save read the item and decide.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -250,6 +252,111 @@ def conversation_item_save(
         return _item_save_fast(**fields)
     except IntegrityError:
         return _item_save_once(**fields)
+
+
+# --- Group commit: the items that arrive together in a process, in one transaction ---------
+
+MAX_BATCH = 100
+
+
+def _batch_save(batch: list[dict[str, Any]]) -> list[tuple[ConversationItem, str] | ItemRefused]:
+    """Save every item of ``batch`` in one transaction: the outcome of each, in order.
+
+    The learners' rows are locked in one statement (in id order, so two processes never lock
+    in opposite orders), then each new item takes its one insert. A refused item is its
+    outcome; any other failure raises and nothing of the batch is saved."""
+    with transaction.atomic():
+        learner_ids = sorted({fields["session"].learner_id for fields in batch})
+        list(
+            User.objects.select_for_update().filter(pk__in=learner_ids).order_by("pk").values_list("pk", flat=True)
+        )
+        outcomes: list[tuple[ConversationItem, str] | ItemRefused] = []
+        for fields in batch:
+            item = _new_item_insert(**fields)
+            if item is not None:
+                outcomes.append((item, CREATED))
+                continue
+            try:
+                outcomes.append(_item_save_once(**fields))  # its own savepoint
+            except ItemRefused as refused:
+                outcomes.append(refused)
+        return outcomes
+
+
+def items_save(batch: list[dict[str, Any]]) -> list[Any]:
+    """``conversation_item_save`` for each of ``batch`` (its keyword arguments), in one
+    transaction when it can be; each outcome (an exception for an item that failed), in order.
+
+    A batch that fails is saved again one item at a time, so one bad item never blocks the
+    others; a lost database connection is retried (``db_retrying``) and then raised for all."""
+    batch = [{"raw": None, "order": 0, "verified": False, **fields} for fields in batch]
+    batch = [{**fields, "raw": fields["raw"] or {}} for fields in batch]
+    try:
+        return db_retrying(_batch_save)(batch)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        if len(batch) > 1:
+            logger.warning("A batch of %d items failed; saving them one by one", len(batch), exc_info=True)
+    outcomes: list[Any] = []
+    for fields in batch:
+        try:
+            outcomes.append(db_retrying(conversation_item_save)(**fields))
+        except Exception as error:  # noqa: BLE001 (the item's own outcome, raised to its sender)
+            outcomes.append(error)
+    return outcomes
+
+
+class ItemBatcher:
+    """Group commit for one event loop: an item waits while a batch is being saved, then goes
+    with every other item that arrived meanwhile (at most ``MAX_BATCH``), in one transaction.
+    Its sender is answered only once that transaction has committed."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[dict[str, Any], asyncio.Future]] = []
+        self.draining: asyncio.Task | None = None
+
+    async def save(self, **fields: Any) -> tuple[ConversationItem, str]:
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((fields, future))
+        if self.draining is None:
+            self.draining = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        from channels.db import database_sync_to_async
+
+        try:
+            while self.pending:
+                await asyncio.sleep(0)  # let the items that arrived together join
+                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+                try:
+                    outcomes = await database_sync_to_async(items_save, thread_sensitive=False)(
+                        [fields for fields, _ in batch]
+                    )
+                except Exception as error:  # noqa: BLE001 (every sender hears of it)
+                    outcomes = [error] * len(batch)
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():  # its socket went away meanwhile
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self.draining = None
+
+
+_batchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+async def conversation_item_save_batched(**fields: Any) -> tuple[ConversationItem, str]:
+    """``conversation_item_save`` through this event loop's ``ItemBatcher``."""
+    loop = asyncio.get_running_loop()
+    batcher = _batchers.get(loop)
+    if batcher is None:
+        batcher = _batchers[loop] = ItemBatcher()
+    return await batcher.save(**fields)
 
 
 # --- Riding out a database restart ----------------------------------------------

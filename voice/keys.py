@@ -96,6 +96,11 @@ def _resume_config(*, learner, session: TutorSession) -> dict[str, Any]:
     )
 
 
+def _new_session_reserve(*, learner, upstream) -> tuple[dict[str, Any], TutorSession]:
+    config, new_session = _new_session_fields(learner)
+    return config, _reserve(learner=learner, upstream=upstream, session=None, new_session=new_session)
+
+
 def _reserve(*, learner, upstream, session, new_session) -> TutorSession:
     try:
         return mint_reserve(
@@ -111,17 +116,17 @@ def _reserve(*, learner, upstream, session, new_session) -> TutorSession:
 
 async def key_mint(*, learner, session_id: int | None, upstream: realtime.Upstream) -> MintedKey:
     """A key for a new session (``session_id`` None) or for the learner's open session."""
-    session = new_session = None
+    session = None
     if session_id is not None:
         session = await sync_to_async(_resumable)(learner=learner, session_id=session_id)
-    else:
-        config, new_session = await sync_to_async(_new_session_fields)(learner)
-    # Counts this mint and, for a new session, creates it: all limits checked at once.
-    minted_for = await sync_to_async(_reserve)(
-        learner=learner, upstream=upstream, session=session, new_session=new_session
-    )
-    if session is not None:
+        # Counts this mint: all limits checked at once.
+        minted_for = await sync_to_async(_reserve)(
+            learner=learner, upstream=upstream, session=session, new_session=None
+        )
         config = await sync_to_async(_resume_config)(learner=learner, session=minted_for)
+    else:
+        # The plan, then the limits and the new session: one trip to a worker thread.
+        config, minted_for = await sync_to_async(_new_session_reserve)(learner=learner, upstream=upstream)
     try:
         secret = await realtime.client_secret_create(
             session_config=config,
