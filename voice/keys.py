@@ -114,19 +114,30 @@ def _reserve(*, learner, upstream, session, new_session) -> TutorSession:
         raise KeyRefused(limit.status, limit.message, limit.code, **extra) from None
 
 
-async def key_mint(*, learner, session_id: int | None, upstream: realtime.Upstream) -> MintedKey:
-    """A key for a new session (``session_id`` None) or for the learner's open session."""
-    session = None
-    if session_id is not None:
-        session = await sync_to_async(_resumable)(learner=learner, session_id=session_id)
-        # Counts this mint: all limits checked at once.
-        minted_for = await sync_to_async(_reserve)(
-            learner=learner, upstream=upstream, session=session, new_session=None
-        )
-        config = await sync_to_async(_resume_config)(learner=learner, session=minted_for)
-    else:
-        # The plan, then the limits and the new session: one trip to a worker thread.
-        config, minted_for = await sync_to_async(_new_session_reserve)(learner=learner, upstream=upstream)
+def _mint_prepare(*, learner, request_read) -> tuple[dict[str, Any], TutorSession, bool, realtime.Upstream]:
+    """Everything a mint does before the upstream call, on one worker thread: who asks (401 for
+    nobody), what (``request_read``: the session id and the upstream, or ValueError), then the
+    plan or the resume's config, and the reservation. The config, the session, whether it is
+    new, and the upstream."""
+    if not learner.is_authenticated:
+        raise KeyRefused(401, "Please sign in to talk with the tutor.", "not_authenticated")
+    session_id, upstream = request_read()
+    if session_id is None:
+        config, minted_for = _new_session_reserve(learner=learner, upstream=upstream)
+        return config, minted_for, True, upstream
+    session = _resumable(learner=learner, session_id=session_id)
+    # Counts this mint: all limits checked at once.
+    minted_for = _reserve(learner=learner, upstream=upstream, session=session, new_session=None)
+    return _resume_config(learner=learner, session=minted_for), minted_for, False, upstream
+
+
+async def key_mint(*, learner, request_read) -> MintedKey:
+    """A key for a new session or for the learner's open session. ``learner`` may be the
+    request's lazy user: it is read on the worker thread, with everything else the mint reads.
+    ``request_read()`` gives the requested session id (None: a new session) and the upstream."""
+    config, minted_for, new, upstream = await sync_to_async(_mint_prepare)(
+        learner=learner, request_read=request_read
+    )
     try:
         secret = await realtime.client_secret_create(
             session_config=config,
@@ -136,6 +147,6 @@ async def key_mint(*, learner, session_id: int | None, upstream: realtime.Upstre
         )
     except realtime.RealtimeError as error:
         # No key was issued: a new session goes, a resume owes no call for it.
-        await sync_to_async(mint_release)(session=minted_for, new=session is None)
+        await sync_to_async(mint_release)(session=minted_for, new=new)
         raise KeyRefused(error.status, error.message, error.code) from None
     return MintedKey(session=minted_for, secret=secret, calls_url=upstream.calls_url)
