@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -224,10 +225,17 @@ async def run(args, learners) -> None:
 
         per_mint = {}
         rounds = 3 if args.smoke else 10
+        rebuilt = {}
         for name, http in ((big_name, big), ("10 words", small)):
-            before = counter.count
-            await timed_posts([(name, http, TOKEN)] * rounds, Progress(f"queries ({name})", rounds), counter)
-            per_mint[name] = (counter.count - before) / rounds
+            counts = []
+            for _ in range(rounds):
+                before = counter.count
+                await timed_posts([(name, http, TOKEN)], Progress(f"queries ({name})", 1), counter)
+                counts.append(counter.count - before)
+            # The usual mint; one that rebuilds the plan (its cache entry is at most 5 minutes
+            # old) takes that plan's six more, and is reported apart.
+            per_mint[name] = statistics.mode(counts)
+            rebuilt[name] = sum(count > per_mint[name] for count in counts)
         before = counter.count
         await timed_posts([("bare", big, BARE)] * rounds, Progress("queries (bare)", rounds), counter)
         bare_queries = (counter.count - before) / rounds
@@ -238,7 +246,8 @@ async def run(args, learners) -> None:
         print(f"  {n:2}. {' '.join(sql.split())[:150]}")
     counter.recorded = None
     for name, queries in per_mint.items():
-        print(f"SQL queries per mint ({name}): {queries:g} | baseline (bare view) {bare_queries:g}")
+        print(f"SQL queries per mint ({name}): {queries:g} | baseline (bare view) {bare_queries:g}"
+              f" | {rebuilt[name]} of {rounds} rebuilt the plan")
     constant = len(set(per_mint.values())) == 1
     worst = max(per_mint.values())
     verdict("p50 ratio <= 1.7 (instant stub)", p50 <= 1.7, f"{p50:.2f}")
