@@ -257,6 +257,7 @@ def conversation_item_save(
 # --- Group commit: the items that arrive together in a process, in one transaction ---------
 
 MAX_BATCH = 100
+MAX_IN_FLIGHT = 4  # batches saved at once per process (the worker threads and pool allow more)
 
 
 def _batch_save(batch: list[dict[str, Any]]) -> list[tuple[ConversationItem, str] | ItemRefused]:
@@ -308,43 +309,45 @@ def items_save(batch: list[dict[str, Any]]) -> list[Any]:
 
 
 class ItemBatcher:
-    """Group commit for one event loop: an item waits while a batch is being saved, then goes
-    with every other item that arrived meanwhile (at most ``MAX_BATCH``), in one transaction.
-    Its sender is answered only once that transaction has committed."""
+    """Group commit for one event loop: an item that arrives while batches are being saved
+    waits, then goes with every other item that arrived meanwhile (at most ``MAX_BATCH``) in
+    one transaction; up to ``MAX_IN_FLIGHT`` batches are saved at once, each on its own
+    connection. Its sender is answered only once that transaction has committed."""
 
     def __init__(self) -> None:
         self.pending: list[tuple[dict[str, Any], asyncio.Future]] = []
-        self.draining: asyncio.Task | None = None
+        self.draining: set[asyncio.Task] = set()
 
     async def save(self, **fields: Any) -> tuple[ConversationItem, str]:
         future = asyncio.get_running_loop().create_future()
         self.pending.append((fields, future))
-        if self.draining is None:
-            self.draining = asyncio.get_running_loop().create_task(self._drain())
+        if len(self.draining) < MAX_IN_FLIGHT:
+            task = asyncio.get_running_loop().create_task(self._drain())
+            self.draining.add(task)
+            task.add_done_callback(self.draining.discard)
         return await future
 
     async def _drain(self) -> None:
         from channels.db import database_sync_to_async
 
-        try:
-            while self.pending:
-                await asyncio.sleep(0)  # let the items that arrived together join
-                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
-                try:
-                    outcomes = await database_sync_to_async(items_save, thread_sensitive=False)(
-                        [fields for fields, _ in batch]
-                    )
-                except Exception as error:  # noqa: BLE001 (every sender hears of it)
-                    outcomes = [error] * len(batch)
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
-                    if future.done():  # its socket went away meanwhile
-                        continue
-                    if isinstance(outcome, BaseException):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
-        finally:
-            self.draining = None
+        while self.pending:
+            await asyncio.sleep(0)  # let the items that arrived together join
+            batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            if not batch:
+                return
+            try:
+                outcomes = await database_sync_to_async(items_save, thread_sensitive=False)(
+                    [fields for fields, _ in batch]
+                )
+            except Exception as error:  # noqa: BLE001 (every sender hears of it)
+                outcomes = [error] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():  # its socket went away meanwhile
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
 
 
 _batchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
