@@ -257,7 +257,7 @@ def conversation_item_save(
 # --- Group commit: the items that arrive together in a process, in one transaction ---------
 
 MAX_BATCH = 100
-MAX_IN_FLIGHT = 4  # batches saved at once per process (the worker threads and pool allow more)
+MAX_IN_FLIGHT = 1  # batches saved at once per process: 4 measured worse (docs/benchmarks.md)
 
 
 def _batch_save(batch: list[dict[str, Any]]) -> list[tuple[ConversationItem, str] | ItemRefused]:
