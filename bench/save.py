@@ -215,8 +215,11 @@ def main() -> None:
     socket_sessions = [ids[0] for _, ids in built[1:]]
     connections.close_all()
     layer = "Redis" if os.environ.get("REDIS_URL") else "in-memory"
+    from django.conf import settings as django_settings
+
     print(
         f"database: {database_url.split('@')[-1]} | sockets: {sockets} | channel layer: {layer}"
+        f" | group commit: {'on' if django_settings.TUTOR_ITEM_GROUP_COMMIT else 'off'}"
     )
 
     baseline_count = 200 if args.smoke else 5_000
