@@ -304,7 +304,7 @@ TUTOR_MAX_ITEM_BYTES_PER_LEARNER_DAY = env_int("TUTOR_MAX_ITEM_BYTES_PER_LEARNER
 # Group commit of conversation items (voice.items.ItemBatcher): the items that arrive together
 # in a process share one transaction. Off: each item is its own two-statement transaction,
 # saved side by side on the worker threads (docs/benchmarks.md measured both).
-TUTOR_ITEM_GROUP_COMMIT = env_bool("TUTOR_ITEM_GROUP_COMMIT", False)
+TUTOR_ITEM_GROUP_COMMIT = env_bool("TUTOR_ITEM_GROUP_COMMIT", True)
 # Prices per million tokens for the staff cost estimate (USD; defaults are
 # gpt-realtime's list prices, check the model's pricing page).
 REALTIME_PRICE_TEXT_IN_PER_MTOK = env_float("REALTIME_PRICE_TEXT_IN_PER_MTOK", 4.0, minimum=0)
