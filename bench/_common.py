@@ -26,7 +26,27 @@ if str(REPO) not in sys.path:
 # The one daphne launcher of the tests and the benchmarks; free_port serves bench/mint.py's stub.
 from tests.support.daphne import Daphne, DaphneNotStarted, daphne_running, free_port  # noqa: E402, F401
 
-BENCH_DB_NAME = "parlance_bench"
+# The benchmark's own database, dropped and made afresh each run: BENCH_DB_NAME names another
+# (several people benchmarking on one server), but only a name with "bench" in it.
+BENCH_DB_NAME = os.environ.get("BENCH_DB_NAME", "parlance_bench")
+if "bench" not in BENCH_DB_NAME:
+    raise SystemExit(f"BENCH_DB_NAME={BENCH_DB_NAME!r}: a benchmark's database name must contain 'bench'.")
+
+# The production settings (config/settings.py with DEBUG off; config/checks.py passes), over
+# plain HTTP on 127.0.0.1: the TLS proxy's part (redirects, secure cookies) is left out.
+PRODUCTION_ENV = {
+    "DEBUG": "off",
+    "SECRET_KEY": "bench-only-" + "k" * 50,
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "CSRF_TRUSTED_ORIGINS": "http://127.0.0.1",
+    "BEHIND_TLS_PROXY": "off",
+    "SECURE_SSL_REDIRECT": "off",
+    "SESSION_COOKIE_SECURE": "off",
+    "CSRF_COOKIE_SECURE": "off",
+    "SECURE_HSTS_SECONDS": "0",
+    "EMAIL_HOST": "127.0.0.1",  # never sent to: no benchmark signs anybody up
+    "STANDIN_API_KEY": "sk-bench-standin-" + "s" * 32,
+}
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -90,20 +110,32 @@ def postgres_database_create(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def django_setup(database_url: str, **env: str) -> None:
-    """Configure Django on ``database_url`` (created and migrated) in this process."""
+def django_setup(database_url: str, *, static: bool = False, **env: str) -> None:
+    """Configure Django on ``database_url`` (created and migrated) in this process, with the
+    production settings (``PRODUCTION_ENV``; the daphne processes it starts inherit them).
+    ``static``: collect the static files, as a production deployment does before serving."""
     if database_url.startswith(("postgres://", "postgresql://")):
         postgres_database_create(database_url)
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "warning")
+    os.environ.update(PRODUCTION_ENV)
     os.environ.update(env)
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+    if static:
+        call_command("collectstatic", verbosity=0, interactive=False)
+    database = settings.DATABASES["default"]
+    print(
+        f"settings: DEBUG={settings.DEBUG} | database pool: "
+        f"{'on' if (database.get('OPTIONS') or {}).get('pool') else 'off'} | "
+        f"CONN_MAX_AGE={database['CONN_MAX_AGE']} | cache: {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}"
+    )
 
 
 def learner_sessions_build(count: int, *, email_prefix: str) -> tuple[str, list[int]]:

@@ -1,7 +1,8 @@
 """A stand-in for the Realtime API's key endpoint, as small and fast as it gets.
 
 Answers every POST (after reading its body) with a fresh ``ek_`` key, like
-``/v1/realtime/client_secrets``. Run: ``python bench/_upstream_stub.py PORT``.
+``/v1/realtime/client_secrets``, at once or after DELAY_MS milliseconds (closer to the real
+API's round trip). Run: ``python bench/_upstream_stub.py PORT [DELAY_MS]``.
 """
 
 import asyncio
@@ -9,6 +10,9 @@ import json
 import secrets
 import sys
 import time
+
+
+DELAY_S = 0.0
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -22,6 +26,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                     length = int(value.strip())
             if length:
                 await reader.readexactly(length)
+            if DELAY_S:
+                await asyncio.sleep(DELAY_S)
             body = json.dumps(
                 {
                     "value": "ek_" + secrets.token_hex(16),
@@ -49,4 +55,5 @@ async def main(port: int) -> None:
 
 
 if __name__ == "__main__":
+    DELAY_S = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
     asyncio.run(main(int(sys.argv[1])))

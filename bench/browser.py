@@ -328,7 +328,7 @@ def main() -> None:
         "TUTOR_MINTS_PER_MINUTE": "1000000",
         "TUTOR_MAX_LIVE_SESSIONS": "1000000",
     }
-    django_setup(database_url, **env)
+    django_setup(database_url, static=True, **env)
     cookie = learner_cookie()
     from django.db import connections
 

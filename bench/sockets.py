@@ -92,7 +92,7 @@ def main() -> None:
     gc.collect()
     layer = "Redis" if os.environ.get("REDIS_URL") else "in-memory"
     print(f"database: {database_url.split('@')[-1]} | channel layer: {layer}")
-    with daphne(database_url, {"DB_CONN_MAX_AGE": "60"}) as server:
+    with daphne(database_url) as server:
         result = asyncio.run(
             measure(server.pid, server.base_url, cookie, session_ids, 0.5 if args.smoke else 3.0)
         )

@@ -16,7 +16,8 @@ and these warnings:
 - ``parlance.W002`` open sign-up without mandatory verification tells who is registered;
 - ``parlance.W003`` several processes need a shared cache for the limits: no ``REDIS_URL``;
 - ``parlance.W004`` behind a TLS proxy (the production default) with ``TRUSTED_PROXY_COUNT=0``:
-  rate limits and logs cannot tell clients apart (``config.access_log``).
+  rate limits and logs cannot tell clients apart (``config.access_log``);
+- ``parlance.W005`` PostgreSQL without psycopg_pool installed: no connection pool.
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ def _unsafe() -> list:
             "No REDIS_URL: rate limits are counted per process, so several processes allow more tries.",
             hint="Set REDIS_URL when running more than one process.",
             id="parlance.W003",
+        ))
+    if settings.DB_POOL_MISSING:
+        found.append(Warning(
+            "DATABASE_URL is PostgreSQL but psycopg_pool is not installed: every request opens "
+            "its own database connection.",
+            hint="Install psycopg[pool] (it is in requirements.lock), or set DB_POOL=off to say so.",
+            id="parlance.W005",
         ))
     if settings.SECURE_PROXY_SSL_HEADER and settings.ALLAUTH_TRUSTED_PROXY_COUNT == 0:
         found.append(Warning(

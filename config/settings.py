@@ -7,6 +7,7 @@ stand-in. ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -111,6 +112,23 @@ else:
         }
     }
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
+# On PostgreSQL every request and socket handler borrows a connection from a pool of open
+# ones (psycopg_pool) instead of opening its own: Django's ASGI handler runs each request on
+# a thread of its own, so DB_CONN_MAX_AGE reused nothing there. The pool keeps connections
+# itself, so CONN_MAX_AGE is 0 with it (DB_CONN_MAX_AGE applies only with DB_POOL=off).
+DB_POOL = DB_POOL_MISSING = False
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DB_POOL = env_bool("DB_POOL", True)
+    if DB_POOL and importlib.util.find_spec("psycopg_pool") is None:
+        DB_POOL, DB_POOL_MISSING = False, True  # config/checks.py warns (parlance.W005)
+    if DB_POOL:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 2, minimum=0),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 20, minimum=1),
+            # A request waits this long for a free connection, then fails.
+            "timeout": env_float("DB_POOL_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+        }
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # One test database per test run, so parallel runs against one server don't collide.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
@@ -299,6 +317,10 @@ TUTOR_MAX_ITEMS_PER_SESSION = env_int("TUTOR_MAX_ITEMS_PER_SESSION", 1_000, mini
 TUTOR_MAX_ITEM_BYTES_PER_SESSION = env_int("TUTOR_MAX_ITEM_BYTES_PER_SESSION", 2_000_000, minimum=1)
 TUTOR_MAX_ITEMS_PER_LEARNER_DAY = env_int("TUTOR_MAX_ITEMS_PER_LEARNER_DAY", 3_000, minimum=1)
 TUTOR_MAX_ITEM_BYTES_PER_LEARNER_DAY = env_int("TUTOR_MAX_ITEM_BYTES_PER_LEARNER_DAY", 6_000_000, minimum=1)
+# Group commit of conversation items (voice.items.ItemBatcher): the items that arrive together
+# in a process share one transaction. Off: each item is its own two-statement transaction,
+# saved side by side on the worker threads (docs/benchmarks.md measured both).
+TUTOR_ITEM_GROUP_COMMIT = env_bool("TUTOR_ITEM_GROUP_COMMIT", True)
 # Prices per million tokens for the staff cost estimate (USD; defaults are
 # gpt-realtime's list prices, check the model's pricing page).
 REALTIME_PRICE_TEXT_IN_PER_MTOK = env_float("REALTIME_PRICE_TEXT_IN_PER_MTOK", 4.0, minimum=0)

@@ -49,10 +49,13 @@ def assert_figure(out: str, name: str) -> None:
 
 def test_mint_prints_latencies_ratios_and_queries_per_mint():
     out = smoke("mint.py")
+    assert "settings: DEBUG=False" in out  # the production settings
     assert_figure(out, "p50 latency")
     assert_figure(out, "p99 latency")
-    assert re.search(r"^SQL queries per mint \(10 words, no grades\): \d+", out, re.MULTILINE), out
-    assert "target queries per mint constant and <= 6:" in out
+    assert_figure(out, "p50 latency (150 ms stub)")
+    assert_figure(out, "p50 latency, 1,000 words vs 10 words")
+    assert re.search(r"^SQL queries per mint \(10 words\): \d+", out, re.MULTILINE), out
+    assert "target queries per mint constant and <= 5:" in out
 
 
 @pytest.mark.skipif(

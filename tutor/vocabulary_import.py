@@ -37,6 +37,7 @@ from django.db import transaction
 from accounts.models import LANGUAGE_NAMES
 from common.text import storable, text_clean, text_fold
 from tutor.models import Word, WordList
+from tutor.material_cache import word_lists_changed
 
 MAX_ROWS = 5_000
 MAX_BYTES = 2 * 1024 * 1024
@@ -380,6 +381,8 @@ def _write(
         if progress:
             progress(done, total)
 
+    if total:
+        word_lists_changed()  # bulk writes send no save signals: the tutor's material may change
     return ImportReport(
         word_list=word_list,
         list_created=created,

@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tutor.models import TutorSession
 from voice import calls, guardrail, hangups
-from voice.items import ItemRefused, conversation_item_save, db_retrying
+from voice.items import ItemRefused, conversation_item_save, conversation_item_save_batched, db_retrying
 from voice.metering import CLOSED_STATUSES
 from voice.protocol import (
     ACK,
@@ -183,9 +183,15 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     async def _item_save(self, message: ItemMessage) -> None:
         # Idempotent, so a save interrupted by a database restart is simply run again. Not
-        # thread-sensitive: saves from many sockets run side by side, each on its own connection.
+        # thread-sensitive: saves from many sockets run side by side, each on its own
+        # connection; or, with group commit, the items that arrive together from any of this
+        # process's sockets share one transaction. The ack is sent once it has committed.
+        if settings.TUTOR_ITEM_GROUP_COMMIT:
+            save = conversation_item_save_batched
+        else:
+            save = database_sync_to_async(db_retrying(conversation_item_save), thread_sensitive=False)
         try:
-            await database_sync_to_async(db_retrying(conversation_item_save), thread_sensitive=False)(
+            await save(
                 session=self.session,
                 item_id=message.item_id,
                 role=message.role,

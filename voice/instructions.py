@@ -1,9 +1,10 @@
 """From a learner's data to the tutor's instructions and the whole Realtime session config.
 
 ``tutor_plan_build`` reads (five queries whatever the vocabulary size, see
-``tutor.progress.tutor_material``); everything else here is pure, so the same data always
-gives the same text. The instructions carry one line ``Focus words: gato, perro, casa``
-with the exact terms the tools accept; the local stand-in's scripted tutor reads it too.
+``tutor.progress.tutor_material``; none while ``tutor.material_cache`` holds the result);
+everything else here is pure, so the same data always gives the same text. The instructions
+carry one line ``Focus words: gato, perro, casa`` with the exact terms the tools accept; the
+local stand-in's scripted tutor reads it too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from django.conf import settings
 
 from common import clock
 from common.text import text_fold
-from tutor.progress import TutorMaterial, WordState, tutor_material
+from tutor.material_cache import tutor_material_cached
+from tutor.progress import TutorMaterial, WordState
 from voice.tools.schemas import TOOL_DEFINITIONS
 
 MAX_FOCUS_WORDS = 12
@@ -237,8 +239,9 @@ def tutor_plan_render(*, learner, material: TutorMaterial) -> TutorPlan:
 
 
 def tutor_plan_build(*, learner, now: dt.datetime | None = None) -> TutorPlan:
-    """The tutor's plan for ``learner`` now, read from the database."""
-    material = tutor_material(
+    """The tutor's plan for ``learner`` now: their material from the cache while it is still
+    right (``tutor.material_cache``), else read from the database."""
+    material = tutor_material_cached(
         learner=learner,
         now=now or clock.now(),
         limit=MAX_FOCUS_WORDS,

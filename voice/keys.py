@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from tutor.models import TutorSession, Word
 from voice import realtime
-from voice.instructions import session_config_build, tutor_plan_build
+from voice.instructions import focus_words_shown, session_config_build, tutor_plan_build
 from voice.limits import TIME_LIMIT, LimitReached, limit_message
 from voice.metering import CLOSED_STATUSES
 from voice.resume import resume_instructions_build
@@ -82,8 +82,9 @@ def _resumable(*, learner, session_id: int) -> TutorSession:
     return session
 
 
-def _new_session_fields(learner) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The tutor's plan for a new session: the session config, and the session's own fields."""
+def _new_session_fields(learner) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, str]]]:
+    """The tutor's plan for a new session: the session config, the session's own fields, and
+    its focus words with their meanings (for the page's list)."""
     plan = tutor_plan_build(learner=learner)
     config = plan.session_config
     return config, {
@@ -91,7 +92,7 @@ def _new_session_fields(learner) -> tuple[dict[str, Any], dict[str, Any]]:
         "voice": config["audio"]["output"]["voice"],
         "instructions": plan.instructions,
         "focus_words": plan.focus_words,
-    }
+    }, focus_words_shown(plan.focus)
 
 
 def _focus_words_of(*, learner, session: TutorSession) -> list[dict[str, str]]:
@@ -116,6 +117,11 @@ def resume_config(*, learner, session: TutorSession) -> dict[str, Any]:
     )
 
 
+def _new_session_reserve(*, learner, upstream) -> tuple[dict[str, Any], TutorSession, list[dict[str, str]]]:
+    config, new_session, focus = _new_session_fields(learner)
+    return config, _reserve(learner=learner, upstream=upstream, session=None, new_session=new_session), focus
+
+
 def _reserve(*, learner, upstream, session, new_session) -> TutorSession:
     try:
         return mint_reserve(
@@ -129,23 +135,34 @@ def _reserve(*, learner, upstream, session, new_session) -> TutorSession:
         raise KeyRefused(limit.status, limit.message, limit.code, **extra) from None
 
 
-async def key_mint(*, learner, session_id: int | None, upstream: realtime.Upstream) -> MintedKey:
-    """A key for a new session (``session_id`` None) or for the learner's open session."""
-    session = new_session = None
-    if session_id is not None:
-        session = await sync_to_async(_resumable)(learner=learner, session_id=session_id)
-    else:
-        config, new_session = await sync_to_async(_new_session_fields)(learner)
-    # Counts this mint and, for a new session, creates it: all limits checked at once.
-    minted_for = await sync_to_async(_reserve)(
-        learner=learner, upstream=upstream, session=session, new_session=new_session
+def _mint_prepare(*, learner, request_read) -> tuple[dict[str, Any], TutorSession, bool, realtime.Upstream, list]:
+    """Everything a mint does before the upstream call, on one worker thread: who asks (401 for
+    nobody), what (``request_read``: the session id and the upstream, or ValueError), then the
+    plan or the resume's config, and the reservation. The config, the session, whether it is
+    new, the upstream, and the session's focus words with their meanings."""
+    if not learner.is_authenticated:
+        raise KeyRefused(401, "Please sign in to talk with the tutor.", "not_authenticated")
+    session_id, upstream = request_read()
+    if session_id is None:
+        config, minted_for, focus = _new_session_reserve(learner=learner, upstream=upstream)
+        return config, minted_for, True, upstream, focus
+    session = _resumable(learner=learner, session_id=session_id)
+    # Counts this mint: all limits checked at once.
+    minted_for = _reserve(learner=learner, upstream=upstream, session=session, new_session=None)
+    config = resume_config(learner=learner, session=minted_for)
+    return config, minted_for, False, upstream, _focus_words_of(learner=learner, session=minted_for)
+
+
+async def key_mint(*, learner, request_read) -> MintedKey:
+    """A key for a new session or for the learner's open session. ``learner`` may be the
+    request's lazy user: it is read on the worker thread, with everything else the mint reads.
+    ``request_read()`` gives the requested session id (None: a new session) and the upstream."""
+    config, minted_for, new, upstream, focus = await sync_to_async(_mint_prepare)(
+        learner=learner, request_read=request_read
     )
-    focus = await sync_to_async(_focus_words_of)(learner=learner, session=minted_for)
     if settings.REALTIME_CALL_SETUP == "server":
         # No key leaves the server: the page sends its offer to us (voice/call_setup.py).
         return MintedKey(session=minted_for, secret=None, calls_url=reverse("voice:calls"), focus_words=focus)
-    if session is not None:
-        config = await sync_to_async(resume_config)(learner=learner, session=minted_for)
     try:
         secret = await realtime.client_secret_create(
             session_config=config,
@@ -155,6 +172,6 @@ async def key_mint(*, learner, session_id: int | None, upstream: realtime.Upstre
         )
     except realtime.RealtimeError as error:
         # No key was issued: a new session goes, a resume owes no call for it.
-        await sync_to_async(mint_release)(session=minted_for, new=session is None)
+        await sync_to_async(mint_release)(session=minted_for, new=new)
         raise KeyRefused(error.status, error.message, error.code) from None
     return MintedKey(session=minted_for, secret=secret, calls_url=upstream.calls_url, focus_words=focus)

@@ -3,12 +3,13 @@
 Three limits, all counted from the database so they hold across server processes:
 
 - **Mint rate**: at most ``TUTOR_MINTS_PER_MINUTE`` keys (new sessions and resumes alike) in
-  any 60 seconds, counted from ``MintEvent`` rows. Refused with 429.
+  any 60 seconds, counted from new sessions' ``minted_at`` and the other keys' ``MintEvent``
+  rows. Refused with 429.
 - **Live sessions**: at most ``TUTOR_MAX_LIVE_SESSIONS`` sessions open at once. A resume of a
   session is not a new one. Refused with 403.
 - **Daily minutes**: the learner's ``daily_voice_minutes``. Refused with 403.
 - **Verified address**: with email verification on, a learner whose address is not verified
-  yet (``accounts.adapter.voice_blocked_reason``). Refused with 403, ``email_unverified``.
+  yet (the rule of ``accounts.adapter.voice_blocked_reason``). Refused with 403, ``email_unverified``.
 
 A session counts from the moment its first key is minted until it ends, and never past its
 hang-up time (``hangup_at``): the day's minutes left or ``TUTOR_MAX_SESSION_MINUTES``,
@@ -25,11 +26,14 @@ reports its call as soon as the Realtime API answers, so it pays only for the ti
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 
-from accounts.adapter import EMAIL_UNVERIFIED, voice_blocked_reason
+from accounts.adapter import EMAIL_UNVERIFIED, EMAIL_UNVERIFIED_MESSAGE, verification_required
 from tutor.models import MintEvent, TutorSession
 from voice.metering import (
     CLOSED_STATUSES,
@@ -65,14 +69,62 @@ def _charged(queryset):
     return queryset.filter(Q(connected_at__isnull=False) | Q(keys_unreported__gt=0))
 
 
-def limit_sessions(*, learner, now: dt.datetime) -> list[TutorSession]:
-    """In one query, the learner's sessions that may count today or hold a live slot."""
+def _limit_sessions_queryset(*, learner, now: dt.datetime):
     start = day_start(now)
     owed = Q(keys_unreported__gt=0) & (Q(hangup_at__gt=start) | Q(hangup_at__isnull=True))
-    return list(
-        _charged(TutorSession.objects.filter(learner=learner)).filter(
-            Q(ended_at__isnull=True) | Q(ended_at__gt=start) | ~Q(status__in=CLOSED_STATUSES) | owed
+    return _charged(TutorSession.objects.filter(learner=learner)).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=start) | ~Q(status__in=CLOSED_STATUSES) | owed
+    )
+
+
+def limit_sessions(*, learner, now: dt.datetime) -> list[TutorSession]:
+    """In one query, the learner's sessions that may count today or hold a live slot."""
+    return list(_limit_sessions_queryset(learner=learner, now=now))
+
+
+@dataclass(frozen=True)
+class MintState:
+    """What the limits need to know about a learner at a mint, read in one statement."""
+
+    recent_mints: int  # keys minted in the last RATE_WINDOW
+    unverified: bool  # an address allauth knows, none of them verified (when that is required)
+    sessions: list[TutorSession]  # limit_sessions
+
+
+def mint_state_read(*, learner, now: dt.datetime) -> MintState:
+    """``MintState`` for ``learner`` in one statement (run it with the learner's row locked).
+
+    The mint rate counts new sessions by their ``minted_at`` and the other keys (resumes, and
+    new sessions whose key was never issued) by their ``MintEvent``: a new session is its own
+    record of its first key, so minting one writes one row.
+    """
+    quote = connection.ops.quote_name
+    since = connection.ops.adapt_datetimefield_value(now - RATE_WINDOW)
+    sessions_sql, sessions_params = (
+        _limit_sessions_queryset(learner=learner, now=now).order_by().query.sql_with_params()
+    )
+    mints, sessions = quote(MintEvent._meta.db_table), quote(TutorSession._meta.db_table)
+    params: list = [learner.pk, since, learner.pk, since]
+    unverified = "FALSE"
+    if verification_required():
+        addresses = quote(EmailAddress._meta.db_table)
+        unverified = (
+            f"EXISTS (SELECT 1 FROM {addresses} WHERE user_id = %s) AND NOT EXISTS "
+            f"(SELECT 1 FROM {addresses} WHERE user_id = %s AND verified)"
         )
+        params += [learner.pk, learner.pk]
+    sql = (
+        "SELECT state.recent_mints, state.unverified, counted.* FROM (SELECT "
+        f"(SELECT COUNT(*) FROM {mints} WHERE learner_id = %s AND created_at > %s) + "
+        f"(SELECT COUNT(*) FROM {sessions} WHERE learner_id = %s AND minted_at > %s) AS recent_mints, "
+        f"{unverified} AS unverified) state "
+        f"LEFT JOIN ({sessions_sql}) counted ON 1 = 1"
+    )
+    rows = list(TutorSession.objects.raw(sql, [*params, *sessions_params]))
+    return MintState(
+        recent_mints=int(rows[0].recent_mints),
+        unverified=bool(rows[0].unverified),
+        sessions=[row for row in rows if row.pk is not None],
     )
 
 
@@ -158,11 +210,11 @@ def live_limit_message(open_sessions: list[TutorSession], *, now: dt.datetime) -
 
 def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = None) -> float:
     """Raise ``LimitReached`` unless ``learner`` may have a key now (``session``: a resume);
-    the seconds of today's allowance left."""
-    if (unverified := voice_blocked_reason(learner)) is not None:
-        raise LimitReached(unverified, 403, EMAIL_UNVERIFIED)
-    recent = MintEvent.objects.filter(learner=learner, created_at__gt=now - RATE_WINDOW).count()
-    if recent >= settings.TUTOR_MINTS_PER_MINUTE:
+    the seconds of today's allowance left. One statement (``mint_state_read``)."""
+    state = mint_state_read(learner=learner, now=now)
+    if state.unverified:
+        raise LimitReached(EMAIL_UNVERIFIED_MESSAGE.format(email=learner.email), 403, EMAIL_UNVERIFIED)
+    if state.recent_mints >= settings.TUTOR_MINTS_PER_MINUTE:
         raise LimitReached(
             "You are starting sessions too quickly. Please wait a minute and try again.",
             429,
@@ -170,7 +222,7 @@ def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = No
         )
     if session is not None and session.hangup_at is not None and session.hangup_at <= now:
         raise LimitReached(limit_message(session=session), 403, TIME_LIMIT)
-    sessions = limit_sessions(learner=learner, now=now)
+    sessions = state.sessions
     if seconds_left(learner, sessions, now=now) <= 0:
         raise LimitReached(daily_limit_message(learner), 403, "minutes_used")
     if session is None:
@@ -191,9 +243,11 @@ def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = No
     return left
 
 
-def mint_record(*, learner, session: TutorSession, now: dt.datetime) -> None:
-    """Count one key minted for ``learner`` (the mint rate limit counts these)."""
-    MintEvent.objects.create(learner=learner, session=session, created_at=now)
+def mint_record(*, learner_id: int, session: TutorSession | None, now: dt.datetime) -> None:
+    """Count one key minted for ``learner`` other than a new session's first (which its
+    ``minted_at`` counts): a resume's, or a new session's that goes because its key was never
+    issued (``session`` None)."""
+    MintEvent.objects.create(learner_id=learner_id, session=session, created_at=now)
 
 
 def mint_events_prune(*, now: dt.datetime) -> int:

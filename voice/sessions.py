@@ -153,7 +153,9 @@ def _reservation_take(
         return locked, SessionClosed(f"session {locked.pk} is {locked.status}")
     if locked.keys_unreported < 1:
         return locked, NoReservation(f"session {locked.pk} has no unused mint")
-    last_mint = locked.mint_events.order_by("-created_at").values_list("created_at", flat=True).first()
+    # A new session's mint is its minted_at; each later one (a resume) is a MintEvent.
+    last_event = locked.mint_events.order_by("-created_at").values_list("created_at", flat=True).first()
+    last_mint = max((t for t in (last_event, locked.minted_at) if t is not None), default=None)
     locked.keys_unreported -= 1
     locked.save(update_fields=["keys_unreported"])
     if last_mint is None or last_mint + dt.timedelta(seconds=ttl_seconds) <= now:
@@ -193,23 +195,27 @@ def mint_reserve(
 ) -> TutorSession:
     """Check the limits and record the mint: the session to mint for, created if new.
 
-    The learner's row is locked for the check and the write, so two requests at once (in
-    any processes) cannot both take the last mint or the last live slot; the clock is read
-    once the lock is held (``now`` is for tests), so a request that waited for it counts the
-    time it waited. ``new_session``
-    holds ``tutor_session_create``'s fields when ``session`` is None.
+    Three statements for a new session: the learner's row locked, the limits read
+    (``voice.limits.mint_state_read``), the session inserted. The lock makes two requests at
+    once (in any processes) queue, so they cannot both take the last mint or the last live
+    slot; the clock is read once the lock is held (``now`` is for tests), so a request that
+    waited for it counts the time it waited. ``new_session`` holds ``tutor_session_create``'s
+    fields when ``session`` is None.
 
     The key counts as unreported until the page reports its call (``session_call_start``).
     A new session gets its hang-up time now, so a call the page never reports is charged
     up to it: the day's minutes or the maximum length, whichever comes first.
     """
-    learner = User.objects.select_for_update().get(pk=learner.pk)
+    # The lock, alone in its statement: every statement after it reads what a mint that held
+    # the lock before committed (a read in the locking statement itself would not see it).
+    User.objects.select_for_update().filter(pk=learner.pk).values_list("pk", flat=True).first()
     if session is not None:
         session = TutorSession.objects.select_for_update().get(pk=session.pk)
     now = now or clock.now()
     left = mint_allowed(learner=learner, now=now, session=session)
     if session is None:
-        session = tutor_session_create(
+        # The new session is the record of its first key (the mint rate counts its minted_at).
+        return tutor_session_create(
             learner=learner,
             **(new_session or {}),
             minted_at=now,
@@ -217,13 +223,12 @@ def mint_reserve(
             upstream_base_url=upstream_base_url[:255],
             keys_unreported=1,
         )
-    else:
-        if session.hangup_at is None:
-            session.hangup_at = deadline(minted_at=session.minted_at, now=now, seconds_left=left)
-        session.upstream_base_url = upstream_base_url[:255]
-        session.keys_unreported += 1
-        session.save(update_fields=["upstream_base_url", "hangup_at", "keys_unreported"])
-    mint_record(learner=learner, session=session, now=now)
+    if session.hangup_at is None:
+        session.hangup_at = deadline(minted_at=session.minted_at, now=now, seconds_left=left)
+    session.upstream_base_url = upstream_base_url[:255]
+    session.keys_unreported += 1
+    session.save(update_fields=["upstream_base_url", "hangup_at", "keys_unreported"])
+    mint_record(learner_id=learner.pk, session=session, now=now)
     return session
 
 
@@ -232,6 +237,8 @@ def mint_release(*, session: TutorSession, new: bool = False) -> None:
     """The key reserved for ``session`` was never issued (the upstream refused): it is not owed.
     A ``new`` session goes altogether: no key, no session (its mint still counts)."""
     if new:
+        # Its mint still counts toward the rate: recorded apart from the session that goes.
+        mint_record(learner_id=session.learner_id, session=None, now=session.minted_at)
         TutorSession.objects.filter(pk=session.pk).delete()
         return
     locked = TutorSession.objects.select_for_update().get(pk=session.pk)

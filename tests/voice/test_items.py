@@ -118,3 +118,42 @@ def test_an_item_the_sideband_saved_first_is_placed_where_the_page_says_and_keep
     assert status == UPDATED
     assert (item.order, item.text, item.verified) == (3, "Hola, ¿qué tal?", True)
     assert save(session, item_id="item_seen", role="assistant", text="forged", order=3)[1] == UNCHANGED
+
+
+# --- statements per save ----------------------------------------------------------
+
+
+SAVEPOINTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
+def statements(run) -> list[str]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    # The test's own transaction makes the save's a savepoint: no statement in production.
+    return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(SAVEPOINTS)]
+
+
+def test_a_new_item_takes_two_statements_however_many_the_session_has(session):
+    for n in range(50):
+        save(session, item_id=f"earlier_{n}", text=f"turno {n}", raw={"n": n}, order=n)
+    sql = statements(lambda: save(session, item_id="new", text="hola", raw={"n": 99}, order=99))
+    assert len(sql) <= 2, "\n".join(sql)
+    assert "FOR UPDATE" in sql[0] or connection.vendor == "sqlite"  # the learner's row
+    assert sql[-1].startswith("INSERT") and "ON CONFLICT" in sql[-1]
+    saved = ConversationItem.objects.get(session=session, item_id="new")
+    assert (saved.text, saved.raw, saved.order, saved.size) == ("hola", {"n": 99}, 99, items.item_size("hola", {"n": 99}))
+
+
+def test_the_one_statement_insert_still_stops_at_the_caps(session, settings):
+    settings.TUTOR_MAX_ITEMS_PER_SESSION = 2
+    save(session, item_id="a", text="uno")
+    save(session, item_id="b", text="dos")
+    with pytest.raises(items.ItemRefused) as refused:
+        save(session, item_id="c", text="tres")
+    assert refused.value.code == "too_many"
+    assert ConversationItem.objects.filter(session=session).count() == 2
+    # An update of a saved item is not a new item: it still goes through.
+    item, outcome = save(session, item_id="a", text="uno, dos")
+    assert (outcome, item.text) == (UPDATED, "uno, dos")

@@ -10,7 +10,7 @@ from asgiref.sync import iscoroutinefunction
 from django.test import Client
 from django.utils import timezone
 
-from tutor.models import MintEvent, TutorSession
+from tutor.models import TutorSession
 from voice.views import realtime_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,9 +73,11 @@ def test_the_token_answer_says_the_server_sets_up_the_call_and_carries_no_key(
     assert answer["client_secret"] == ""
     assert answer["calls_url"] == URL
     assert 29 <= answer["expires_in"] <= 30
-    # No key was minted upstream, but the mint counts: same limits as a key.
-    assert MintEvent.objects.filter(learner=alice).count() == 1
-    assert TutorSession.objects.get(pk=answer["session_id"]).keys_unreported == 1
+    # No key was minted upstream, but the mint counts: same limits as a key (a new session's
+    # mint is its minted_at, which the rate limit counts).
+    session = TutorSession.objects.get(pk=answer["session_id"])
+    assert session.minted_at is not None and session.keys_unreported == 1
+    assert mint(alice_client).json()["error"]["code"] == "session_live"
 
 
 def test_it_creates_the_call_with_the_server_key_and_records_its_id(alice_client, alice, alice_words, upstream):
@@ -125,7 +127,7 @@ def test_a_resume_mints_again_and_its_call_replaces_the_old_one(alice_client, al
 
 def test_an_expired_mint_opens_no_call_and_is_owed_by_nobody(alice_client, alice, alice_words, upstream):
     session_id = minted_session(alice_client)
-    MintEvent.objects.filter(session_id=session_id).update(created_at=timezone.now() - dt.timedelta(seconds=31))
+    TutorSession.objects.filter(pk=session_id).update(minted_at=timezone.now() - dt.timedelta(seconds=31))
     response = call(alice_client, {"session_id": session_id, "sdp": OFFER})
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "no_reservation"

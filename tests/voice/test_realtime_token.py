@@ -296,7 +296,8 @@ def live_session(learner, **fields):
     return TutorSession.objects.create(
         learner=learner, status="live", model="gpt-realtime-mini", voice="cedar",
         instructions="Be kind.\nFocus words: gato", focus_words=["gato"],
-        connected_at=now - dt.timedelta(minutes=2), hangup_at=now + dt.timedelta(minutes=18), **fields,
+        **{"minted_at": now - dt.timedelta(minutes=2), **fields},
+        connected_at=now - dt.timedelta(minutes=2), hangup_at=now + dt.timedelta(minutes=18),
     )
 
 

@@ -60,7 +60,8 @@ def the_session() -> TutorSession:
 
 @sync_to_async
 def mints(session: TutorSession) -> int:
-    return MintEvent.objects.filter(session=session).count()
+    """Keys minted for ``session``: its first (the session itself) and one event per later key."""
+    return 1 + MintEvent.objects.filter(session=session).count()
 
 
 @sync_to_async
