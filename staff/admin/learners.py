@@ -7,20 +7,8 @@ import datetime as dt
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
-from django.db.models import (
-    Avg,
-    Count,
-    DateTimeField,
-    Exists,
-    FloatField,
-    IntegerField,
-    Max,
-    OuterRef,
-    QuerySet,
-    Subquery,
-    Value,
-)
-from django.db.models.functions import Cast, Coalesce, Greatest, NullIf
+from django.db.models import DateTimeField, FloatField, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
@@ -28,74 +16,13 @@ from django.utils.html import format_html
 from accounts.models import User
 from common import clock
 from staff.exports import csv_response, export_filename, grade_rows, progress_rows
+from staff.admin.classrooms import ClassroomChoiceForm, action_form_response
 from staff.forms import LearnerCreationForm
 from staff.invitations import learner_invite
-from tutor.models import Assignment, TestResult, TutorSession, WordProgress
-from tutor.srs import MASTERED_INTERVAL_DAYS
-
-NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _per_learner(queryset: QuerySet, expression, output_field) -> Subquery:
-    """One aggregate of ``queryset`` for the outer learner, as a correlated subquery."""
-    return Subquery(
-        queryset.filter(learner=OuterRef("pk"))
-        .order_by()
-        .values("learner")
-        .annotate(value=expression)
-        .values("value")[:1],
-        output_field=output_field,
-    )
-
-
-def learners_with_progress(queryset: QuerySet[User], *, now: dt.datetime) -> QuerySet[User]:
-    """Annotate each user with words mastered and due (in assigned lists), last activity and
-    average grade, as subqueries: one query however many learners are listed.
-
-    ``_last_active`` is the latest of the last login, last review and last voice session.
-    """
-    assigned = WordProgress.objects.filter(
-        Exists(
-            Assignment.objects.filter(
-                learner=OuterRef("learner"), word_list=OuterRef("word__word_list")
-            )
-        )
-    )
-    reviewed = assigned.filter(last_reviewed_at__isnull=False)
-    last_review = _per_learner(WordProgress.objects.all(), Max("last_reviewed_at"), DateTimeField())
-    last_session = _per_learner(
-        TutorSession.objects.all(),
-        Max(Coalesce("ended_at", "connected_at", "minted_at")),
-        DateTimeField(),
-    )
-    never = Value(NEVER, output_field=DateTimeField())
-    return queryset.annotate(
-        _mastered=Coalesce(
-            _per_learner(
-                reviewed.filter(interval_days__gte=MASTERED_INTERVAL_DAYS),
-                Count("pk"),
-                IntegerField(),
-            ),
-            0,
-        ),
-        _due=Coalesce(
-            _per_learner(reviewed.filter(WordProgress.due_q(now)), Count("pk"), IntegerField()), 0
-        ),
-        # SQLite's MAX() is NULL if any argument is, so compare with a sentinel instead.
-        _last_active=NullIf(
-            Greatest(
-                Coalesce("last_login", never),
-                Coalesce(last_review, never),
-                Coalesce(last_session, never),
-            ),
-            never,
-        ),
-        _average_grade=_per_learner(
-            TestResult.objects.all(),
-            Avg(Cast("score", FloatField()) * 100.0 / Cast("max_score", FloatField())),
-            FloatField(),
-        ),
-    )
+from staff.progress import NEVER, learners_with_progress
+from staff.scope import TeacherScoped
+from tutor.classrooms import classroom_learners_add
+from tutor.models import Assignment, TestResult, WordProgress
 
 
 class LastActiveFilter(admin.SimpleListFilter):
@@ -136,7 +63,8 @@ class AssignmentInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(TeacherScoped, BaseUserAdmin):
+    learner_path = "pk"
     ordering = ["email"]
     list_display = [
         "email",
@@ -160,7 +88,13 @@ class UserAdmin(BaseUserAdmin):
         "target_language",
     ]
     search_fields = ["email", "display_name", "first_name", "last_name"]
-    actions = ["send_invitation", "deactivate", "export_grades", "export_progress"]
+    actions = [
+        "add_to_class",
+        "send_invitation",
+        "deactivate",
+        "export_grades",
+        "export_progress",
+    ]
     inlines = [AssignmentInline]
     readonly_fields = [
         "words_mastered",
@@ -292,6 +226,28 @@ class UserAdmin(BaseUserAdmin):
             self.message_user(request, f"An invitation is on its way to {learner.email}.")
 
     # --- actions --------------------------------------------------------
+
+    def has_add_to_class_permission(self, request) -> bool:
+        return request.user.has_perm("tutor.change_classroom")
+
+    @admin.action(description="Add selected learners to a class", permissions=["add_to_class"])
+    def add_to_class(self, request, queryset):
+        form = ClassroomChoiceForm(
+            request.POST if "apply" in request.POST else None, user=request.user
+        )
+        if form.is_valid():
+            classroom = form.cleaned_data["classroom"]
+            learners = list(queryset.filter(is_staff=False))
+            joined = classroom_learners_add(classroom=classroom, learners=learners)
+            message = f"Added {joined} learner{'s' if joined != 1 else ''} to {classroom.name}."
+            if joined < len(learners):
+                message += f" {len(learners) - joined} already in it."
+            self.message_user(request, message, messages.SUCCESS)
+            return None
+        return action_form_response(
+            self, request, queryset, form=form, action="add_to_class",
+            title="Add learners to a class", button="Add to the class",
+        )
 
     @admin.action(description="Send an invitation email", permissions=["change"])
     def send_invitation(self, request, queryset) -> None:

@@ -17,6 +17,9 @@ from tutor.models import (
     Word,
     WordList,
 )
+from staff.admin.classrooms import ClassroomListForm, action_form_response
+from staff.scope import TeacherScoped
+from tutor.classrooms import classroom_list_assign
 from tutor.vocabulary_import import MAX_BYTES, MAX_ROWS, word_list_import
 
 MAX_SHOWN_ERRORS = 100
@@ -31,7 +34,7 @@ class WordInline(admin.TabularInline):
     fields = ["position", "term", "meaning", "example", "part_of_speech"]
 
 
-class AssignmentInline(admin.TabularInline):
+class AssignmentInline(TeacherScoped, admin.TabularInline):
     model = Assignment
     extra = 1
     autocomplete_fields = ["learner"]
@@ -79,6 +82,27 @@ class WordListAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
     inlines = [WordInline, AssignmentInline]
     change_list_template = "admin/tutor/wordlist/change_list.html"
+    actions = ["assign_to_class"]
+
+    def has_assign_to_class_permission(self, request) -> bool:
+        return request.user.has_perm("tutor.change_classroom")
+
+    @admin.action(description="Assign to a class (with a due date)", permissions=["assign_to_class"])
+    def assign_to_class(self, request, queryset):
+        form = ClassroomListForm(request.POST if "apply" in request.POST else None, user=request.user)
+        if form.is_valid():
+            classroom, due_on = form.cleaned_data["classroom"], form.cleaned_data["due_on"]
+            word_lists = list(queryset)
+            for word_list in word_lists:
+                classroom_list_assign(classroom=classroom, word_list=word_list, due_on=due_on)
+            names = ", ".join(word_list.name for word_list in word_lists)
+            due = f", due {due_on:%Y-%m-%d}" if due_on else ""
+            self.message_user(request, f"Assigned {names} to {classroom.name}{due}.", messages.SUCCESS)
+            return None
+        return action_form_response(
+            self, request, queryset, form=form, action="assign_to_class",
+            title="Assign word lists to a class", button="Assign",
+        )
 
     def get_queryset(self, request):
         return (
@@ -144,7 +168,7 @@ class WordAdmin(admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(TeacherScoped, admin.ModelAdmin):
     list_display = ["learner", "word_list", "assigned_at"]
     list_filter = ["word_list"]
     search_fields = ["learner__email", "word_list__name"]
