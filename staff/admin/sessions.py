@@ -23,6 +23,8 @@ from tutor.models import (
     ConversationItem,
     TutorSession,
 )
+from staff.scope import TeacherScoped
+from tutor.classrooms import learners_taught_by
 from voice.usage import prices_from_settings, usage_by_learner_day, usage_totals
 
 # --- voice sessions and their transcripts ------------------------------------
@@ -107,7 +109,7 @@ class UsageRangeForm(forms.Form):
 
 
 @admin.register(TutorSession)
-class TutorSessionAdmin(admin.ModelAdmin):
+class TutorSessionAdmin(TeacherScoped, admin.ModelAdmin):
     list_display = [
         "id",
         "learner",
@@ -161,7 +163,7 @@ class TutorSessionAdmin(admin.ModelAdmin):
 
     def transcript_view(self, request, session_id: int):
         """The session's items as a read-only chat, a page at a time, newest page first."""
-        session = get_object_or_404(TutorSession.objects.select_related("learner"), pk=session_id)
+        session = get_object_or_404(self.get_queryset(request).select_related("learner"), pk=session_id)
         if not self.has_view_permission(request, session):
             raise PermissionDenied
         page, items = transcript_page(session, request.GET.get("page"))
@@ -194,7 +196,13 @@ class TutorSessionAdmin(admin.ModelAdmin):
             start = form.cleaned_data["start"] or start
             end = form.cleaned_data["end"] or end
         start = max(start, end - dt.timedelta(days=366))
-        rows = usage_by_learner_day(start=start, end=end, now=clock.now()) if start <= end else []
+        rows = (
+            usage_by_learner_day(
+                start=start, end=end, now=clock.now(), learners=learners_taught_by(request.user)
+            )
+            if start <= end
+            else []
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -252,7 +260,8 @@ class FlaggedItemsFilter(admin.SimpleListFilter):
 
 
 @admin.register(ConversationItem)
-class ConversationItemAdmin(admin.ModelAdmin):
+class ConversationItemAdmin(TeacherScoped, admin.ModelAdmin):
+    learner_path = "session__learner"
     list_display = [
         "session",
         "learner",
