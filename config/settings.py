@@ -267,6 +267,9 @@ SIDEBAND_CLAIM_SECONDS = env_float("SIDEBAND_CLAIM_SECONDS", 2.0, minimum=0.05)
 # tutor/srs.py); a learner's own value on their profile (User.desired_retention)
 # wins over it.
 FSRS_DESIRED_RETENTION = env_float("FSRS_DESIRED_RETENTION", 0.9, minimum=0.7)
+
+# A learner with more words overdue than this is flagged on their class's overview.
+CLASS_OVERDUE_THRESHOLD = env_int("CLASS_OVERDUE_THRESHOLD", 20, minimum=0)
 if FSRS_DESIRED_RETENTION > 0.99:
     raise ImproperlyConfigured("FSRS_DESIRED_RETENTION must be at most 0.99.")
 
