@@ -153,6 +153,7 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "admin/(?P<url>.*)$": {"GET": row(302, 302, 302, 404)},  # the admin's catch-all
     "admin/accounts/user/<id>/password/": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
     "admin/tutor/wordlist/import/": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
+    "admin/tutor/wordlist/import/template.csv": {"GET": STAFF_ONLY},
     "admin/tutor/tutorsession/usage/": {"GET": STAFF_ONLY},
     "admin/tutor/tutorsession/<int:session_id>/transcript/": {"GET": STAFF_ONLY},
     "admin/tutor/classroom/<int:classroom_id>/overview/": {"GET": STAFF_ONLY},
@@ -411,6 +412,7 @@ VIEW_USER_ONLY_ADMIN = {
     "admin/accounts/user/<id>/password/": {"GET": 403, "POST": 403},
     "admin/^(?P<app_label>account|accounts|auth|tutor)/$": {"GET": 404},  # /admin/tutor/: nothing to see
     "admin/tutor/wordlist/import/": {"GET": 403, "POST": 403},
+    "admin/tutor/wordlist/import/template.csv": {"GET": 403},
     "admin/tutor/tutorsession/usage/": {"GET": 403},
     "admin/tutor/tutorsession/<int:session_id>/transcript/": {"GET": 403},
     "admin/tutor/classroom/<int:classroom_id>/overview/": {"GET": 403},
@@ -493,6 +495,7 @@ TEACHER_EXPECTED = {
     "admin/^(?P<app_label>account|accounts|auth|tutor)/$": {"GET": BOTH},
     "admin/accounts/user/<id>/password/": {"GET": (200, 404), "POST": (200, 404)},
     "admin/tutor/wordlist/import/": {"GET": BOTH, "POST": BOTH},
+    "admin/tutor/wordlist/import/template.csv": {"GET": BOTH},
     "admin/tutor/tutorsession/usage/": {"GET": BOTH},  # B's rows left out: see below
     "admin/tutor/tutorsession/<int:session_id>/transcript/": {"GET": (200, 404)},
     "admin/tutor/classroom/<int:classroom_id>/overview/": {"GET": (200, 404)},

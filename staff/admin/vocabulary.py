@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -23,6 +24,11 @@ from tutor.classrooms import classroom_list_assign
 from tutor.vocabulary_import import MAX_BYTES, MAX_ROWS, word_list_import
 
 MAX_SHOWN_ERRORS = 100
+IMPORT_TEMPLATE_CSV = (
+    "term,meaning,example,part_of_speech\n"
+    "gato,cat,El gato duerme.,noun\n"
+    "correr,to run,Me gusta correr.,verb\n"
+)
 
 
 # --- word lists and the CSV import ----------------------------------------
@@ -57,8 +63,8 @@ class WordListImportForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
         help_text=(
-            "Header row: term, meaning, example, part_of_speech (example and part of speech are "
-            f"optional). UTF-8, comma or semicolon separated, up to {MAX_ROWS:,} rows and "
+            "Header row: term, meaning, example, part of speech (example and part of speech are "
+            "optional; “example sentence” works too). UTF-8, comma or semicolon separated, up to {MAX_ROWS:,} rows and "
             f"{MAX_BYTES // (1024 * 1024)} MB."
         ),
     )
@@ -128,13 +134,26 @@ class WordListAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.import_view),
                 name="tutor_wordlist_import",
             ),
+            path(
+                "import/template.csv",
+                self.admin_site.admin_view(self.import_template_view),
+                name="tutor_wordlist_import_template",
+            ),
             *super().get_urls(),
         ]
+
+    def import_template_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        response = HttpResponse(IMPORT_TEMPLATE_CSV, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="parlance-words.csv"'
+        return response
 
     def import_view(self, request):
         if not (self.has_add_permission(request) and self.has_change_permission(request)):
             raise PermissionDenied
-        form = WordListImportForm(request.POST or None, request.FILES or None)
+        initial = {"word_list": request.GET.get("word_list")} if request.GET.get("word_list") else {}
+        form = WordListImportForm(request.POST or None, request.FILES or None, initial=initial)
         report = None
         if request.method == "POST" and form.is_valid():
             word_list = form.cleaned_data["word_list"]
