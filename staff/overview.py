@@ -20,7 +20,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Avg, Count, FloatField, IntegerField, QuerySet
+from django.db.models import Avg, Count, FloatField, IntegerField, Q, QuerySet
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 
@@ -32,7 +32,8 @@ from staff.progress import (
     per_learner,
 )
 from tutor import charts
-from tutor.models import Classroom, TestResult, TutorSession, WordProgress
+from tutor.models import Classroom, TestResult, TutorSession, Word, WordProgress
+from tutor.srs import MASTERED_INTERVAL_DAYS
 from voice.metering import session_seconds_between
 
 INACTIVE_DAYS = 7
@@ -95,6 +96,21 @@ def attention_reasons(learner: User, *, now: dt.datetime) -> list[str]:
             f"grades falling ({learner._previous_grade:.0f}% → {learner._recent_grade:.0f}%)"
         )
     return reasons
+
+
+def learner_word_states(learner: User, *, now: dt.datetime) -> dict[str, int]:
+    """Words in ``learner``'s assigned lists by state (two queries)."""
+    assigned = Word.objects.filter(word_list__assignments__learner=learner).count()
+    counts = assigned_progress().filter(learner=learner, last_reviewed_at__isnull=False).aggregate(
+        mastered=Count("pk", filter=Q(interval_days__gte=MASTERED_INTERVAL_DAYS)),
+        reviewed=Count("pk"),
+    )
+    return {
+        "assigned": assigned,
+        "mastered": counts["mastered"],
+        "learning": counts["reviewed"] - counts["mastered"],
+        "new": max(0, assigned - counts["reviewed"]),
+    }
 
 
 @dataclass

@@ -11,7 +11,7 @@ from django.db.models import DateTimeField, FloatField, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from accounts.models import User
 from common import clock
@@ -19,10 +19,12 @@ from staff.exports import csv_response, export_filename, grade_rows, progress_ro
 from staff.admin.classrooms import ClassroomChoiceForm, action_form_response
 from staff.forms import LearnerCreationForm
 from staff.invitations import learner_invite
-from staff.progress import NEVER, learners_with_progress
+from staff.overview import attention_reasons, grade_trend, learner_word_states, learners_with_standing
+from staff.progress import NEVER
 from staff.scope import TeacherScoped
 from tutor.classrooms import classroom_learners_add
 from tutor.models import Assignment, TestResult, WordProgress
+from tutor.recap import practised_counts
 
 
 class LastActiveFilter(admin.SimpleListFilter):
@@ -54,7 +56,7 @@ class LastActiveFilter(admin.SimpleListFilter):
 class AssignmentInline(admin.TabularInline):
     model = Assignment
     fk_name = "learner"
-    fields = ["word_list", "assigned_at"]
+    fields = ["word_list", "due_on", "assigned_at"]
     readonly_fields = ["assigned_at"]
     autocomplete_fields = ["word_list"]
     extra = 1
@@ -97,6 +99,10 @@ class UserAdmin(TeacherScoped, BaseUserAdmin):
     ]
     inlines = [AssignmentInline]
     readonly_fields = [
+        "needs_attention",
+        "word_states",
+        "recent_grades",
+        "recent_sessions",
         "words_mastered",
         "words_due",
         "last_active",
@@ -108,6 +114,20 @@ class UserAdmin(TeacherScoped, BaseUserAdmin):
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         (
+            "Progress",
+            {
+                "fields": [
+                    "needs_attention",
+                    "word_states",
+                    "last_active",
+                    "average_grade",
+                    "recent_grades",
+                    "recent_sessions",
+                    "progress_links",
+                ]
+            },
+        ),
+        (
             "Learner profile",
             {
                 "fields": [
@@ -117,25 +137,11 @@ class UserAdmin(TeacherScoped, BaseUserAdmin):
                     "cefr_level",
                     "daily_voice_minutes",
                     "desired_retention",
+                    "is_active",
                 ]
             },
         ),
-        (
-            "Progress",
-            {
-                "fields": [
-                    "words_mastered",
-                    "words_due",
-                    "last_active",
-                    "average_grade",
-                    "progress_links",
-                ]
-            },
-        ),
-        (
-            "Permissions",
-            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
-        ),
+        ("Account internals", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Important dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_form = LearnerCreationForm
@@ -164,7 +170,21 @@ class UserAdmin(TeacherScoped, BaseUserAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).prefetch_related("word_lists")
-        return learners_with_progress(queryset, now=clock.now())
+        return learners_with_standing(queryset, now=clock.now())
+
+    def get_fieldsets(self, request, obj=None):
+        """Progress first; the password hash and permissions only for superusers (a teacher's
+        form has no such fields, so it cannot change them either)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or request.user.is_superuser:
+            return fieldsets
+        internal = {"password", "is_staff", "is_superuser", "groups", "user_permissions"}
+        kept = []
+        for name, options in fieldsets:
+            fields = [field for field in options["fields"] if field not in internal]
+            if fields:
+                kept.append((name, {**options, "fields": fields}))
+        return kept
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
@@ -201,6 +221,66 @@ class UserAdmin(TeacherScoped, BaseUserAdmin):
     )
     def average_grade(self, obj: User) -> str:
         return f"{obj._average_grade:.0f}%" if obj._average_grade is not None else "—"
+
+    @admin.display(description="needs attention")
+    def needs_attention(self, obj: User) -> str:
+        if obj.pk is None:
+            return "—"
+        reasons = attention_reasons(obj, now=clock.now())
+        if not reasons:
+            return "No: active, on schedule, grades steady."
+        return format_html('<strong class="flag">⚑ {}</strong>', "; ".join(reasons))
+
+    @admin.display(description="words")
+    def word_states(self, obj: User) -> str:
+        if obj.pk is None:
+            return "—"
+        states = learner_word_states(obj, now=clock.now())
+        return format_html(
+            "{} in assigned lists: <strong>{}</strong> mastered · <strong>{}</strong> learning · "
+            "<strong>{}</strong> new · <strong>{}</strong> due now (<strong>{}</strong> overdue)",
+            states["assigned"], states["mastered"], states["learning"], states["new"],
+            obj._due, obj._overdue,
+        )
+
+    @admin.display(description="recent grades")
+    def recent_grades(self, obj: User) -> str:
+        results = list(obj.test_results.select_related("word_list")[:5]) if obj.pk else []
+        if not results:
+            return "No tests yet."
+        trend = grade_trend(obj)
+        items = format_html_join(
+            "", "<li>{} · {}% ({}/{}) · {}</li>",
+            (
+                (formats.date_format(timezone.localtime(r.taken_at), "SHORT_DATE_FORMAT"),
+                 r.percent, r.score, r.max_score, r.get_source_display())
+                for r in results
+            ),
+        )
+        trend_text = "" if trend is None else f"Last fortnight against the one before: {trend:+.0f} points."
+        return format_html('<ul class="recent">{}</ul>{}', items, trend_text)
+
+    @admin.display(description="voice sessions")
+    def recent_sessions(self, obj: User) -> str:
+        sessions = list(obj.tutor_sessions.all()[:5]) if obj.pk else []
+        if not sessions:
+            return "No voice sessions yet."
+        practised = practised_counts(sessions=sessions)
+        rows = (
+            (
+                reverse("admin:tutor_tutorsession_transcript", args=[s.pk]),
+                formats.localize(timezone.localtime(s.minted_at)),
+                s.get_status_display(),
+                f"{s.duration_minutes} min" if s.duration_minutes is not None else "no minutes",
+                practised.get(s.pk, 0),
+                s.end_reason or "—",
+            )
+            for s in sessions
+        )
+        items = format_html_join(
+            "", '<li><a href="{}">{}</a> · {} · {} · {} words practised · ended: {}</li>', rows
+        )
+        return format_html('<ul class="recent">{}</ul>', items)
 
     @admin.display(description="details")
     def progress_links(self, obj: User) -> str:
