@@ -53,7 +53,7 @@ def transcript_page(session: TutorSession, number) -> tuple[Page, list[Conversat
     items = (
         ConversationItem.objects.filter(session=session)
         .order_by("-order", "-created_at", "-pk")
-        .only("item_id", "role", "kind", "order", "created_at", "flagged", "flag_reason")
+        .only("item_id", "role", "kind", "order", "created_at", "flagged", "flag_reason", "verified")
         .annotate(shown=Substr("text", 1, TRANSCRIPT_SHOWN_CHARS), length=Length("text"))
     )
     page = Paginator(items, TRANSCRIPT_PAGE_ITEMS).get_page(number)
@@ -133,6 +133,16 @@ class TutorSessionAdmin(TeacherScoped, admin.ModelAdmin):
     raw_id_fields = ["learner"]
     date_hierarchy = "minted_at"
     readonly_fields = [
+        "learner",
+        "status",
+        "model",
+        "voice",
+        "end_reason",
+        "call_refused",
+        "keys_unreported",
+        "speaking_seconds",
+        "sideband_joined_at",
+        "upstream_base_url",
         "minted_at",
         "connected_at",
         "ended_at",
@@ -175,6 +185,7 @@ class TutorSessionAdmin(TeacherScoped, admin.ModelAdmin):
             "page": page,
             "items": items,
             "shown_chars": TRANSCRIPT_SHOWN_CHARS,
+            "watched": session.sideband_joined_at is not None,
         }
         return TemplateResponse(request, "admin/tutor/tutorsession/transcript.html", context)
 
