@@ -199,6 +199,9 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Parlance <noreply@localhost>")
+# How emails name the site, and the host their links point at (empty: the request's host).
+SITE_NAME = env_str("SITE_NAME", "Parlance")
+SITE_DOMAIN = env_str("SITE_DOMAIN", "")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Internationalisation and static files --------------------------------

@@ -160,6 +160,9 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "admin/tutor/classroom/<int:classroom_id>/invite/": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
     "admin/tutor/classroom/invite-template.csv": {"GET": STAFF_ONLY},
     **_admin_model_rows(),
+    # A session is the server's record: every field is read-only, so a POST saves nothing and
+    # goes back to the list.
+    "admin/tutor/tutorsession/<path:object_id>/change/": {"GET": STAFF_ONLY, "POST": STAFF_REDIRECT},
 }
 
 
@@ -502,6 +505,7 @@ TEACHER_EXPECTED = {
     "admin/tutor/classroom/<int:classroom_id>/invite/": {"GET": (200, 404), "POST": (200, 404)},
     "admin/tutor/classroom/invite-template.csv": {"GET": BOTH},
     **_teacher_model_rows(),
+    "admin/tutor/tutorsession/<path:object_id>/change/": {"GET": OWN_CLASS, "POST": (302, 302)},
 }
 # The admin's pages that are the same for every member of staff (sign-in, password, the
 # catch-all, the autocomplete's refusal without a field): nothing of a learner's in them.

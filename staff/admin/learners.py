@@ -27,6 +27,36 @@ from tutor.models import Assignment, TestResult, WordProgress
 from tutor.recap import practised_counts
 
 
+class RoleFilter(admin.SimpleListFilter):
+    """Learners unless asked otherwise: staff accounts are one click away, not mixed in."""
+
+    title = "role"
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return [("staff", "Staff"), ("everyone", "Everyone")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Learners",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "staff":
+            return queryset.filter(is_staff=True)
+        if self.value() == "everyone":
+            return queryset
+        return queryset.filter(is_staff=False)
+
+
 class LastActiveFilter(admin.SimpleListFilter):
     title = "last active"
     parameter_name = "active"
@@ -84,8 +114,8 @@ class UserAdmin(TeacherScoped, BaseUserAdmin):
     list_filter = [
         "cefr_level",
         "word_lists",
+        RoleFilter,
         LastActiveFilter,
-        "is_staff",
         "is_active",
         "target_language",
     ]

@@ -93,7 +93,7 @@ class UnreportedCallFilter(YesNoFilter):
 
 
 class UsageRangeForm(forms.Form):
-    DEFAULT_DAYS = 14
+    """A range of days; empty fields mean this month so far."""
 
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -156,6 +156,12 @@ class TutorSessionAdmin(TeacherScoped, admin.ModelAdmin):
     ]
     change_list_template = "admin/tutor/tutorsession/change_list.html"
 
+    def get_readonly_fields(self, request, obj=None):
+        """What happened on a session is the server's record: read-only once it exists."""
+        if obj is None:
+            return [f for f in self.readonly_fields if f not in {"learner", "status", "model", "voice"}]
+        return self.readonly_fields
+
     def get_urls(self):
         return [
             path(
@@ -201,8 +207,8 @@ class TutorSessionAdmin(TeacherScoped, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         today = timezone.localdate()
-        form = UsageRangeForm(request.GET or None)
-        start, end = today - dt.timedelta(days=UsageRangeForm.DEFAULT_DAYS - 1), today
+        start, end = today.replace(day=1), today
+        form = UsageRangeForm(request.GET or None, initial={"start": start, "end": end})
         if form.is_valid():
             start = form.cleaned_data["start"] or start
             end = form.cleaned_data["end"] or end
