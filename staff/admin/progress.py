@@ -53,11 +53,6 @@ class WordProgressAdmin(TeacherScoped, admin.ModelAdmin):
         "state",
         "due_at",
         "last_result",
-        "repetitions",
-        "interval_days",
-        "card_state",
-        "correct_count",
-        "incorrect_count",
         "last_reviewed_at",
     ]
     list_filter = [
