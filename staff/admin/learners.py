@@ -22,7 +22,7 @@ from staff.invitations import learner_invite
 from staff.overview import attention_reasons, grade_trend, learner_word_states, learners_with_standing
 from staff.progress import NEVER
 from staff.scope import TeacherScoped
-from tutor.classrooms import classroom_learners_add
+from tutor.classrooms import classroom_learners_add, classrooms_taught_by
 from tutor.models import Assignment, TestResult, WordProgress
 from tutor.recap import practised_counts
 
@@ -188,6 +188,7 @@ class UserAdmin(TeacherScoped, BaseUserAdmin):
                     "target_language",
                     "cefr_level",
                     "daily_voice_minutes",
+                    "classroom",
                     "word_lists",
                 ],
             },
@@ -201,6 +202,22 @@ class UserAdmin(TeacherScoped, BaseUserAdmin):
     def get_queryset(self, request):
         queryset = super().get_queryset(request).prefetch_related("word_lists")
         return learners_with_standing(queryset, now=clock.now())
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None:
+            return form
+        classrooms = classrooms_taught_by(request.user)
+        # A teacher's new learner must join one of their classes, or they could not see them.
+        required = not request.user.is_superuser
+
+        class AddForm(form):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.fields["classroom"].queryset = classrooms
+                self.fields["classroom"].required = required
+
+        return AddForm
 
     def get_fieldsets(self, request, obj=None):
         """Progress first; the password hash and permissions only for superusers (a teacher's
@@ -330,6 +347,8 @@ class UserAdmin(TeacherScoped, BaseUserAdmin):
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
+        if not change and form.cleaned_data.get("classroom"):
+            classroom_learners_add(classroom=form.cleaned_data["classroom"], learners=[form.instance])
         if not change and form.cleaned_data.get("send_invitation"):
             learner = form.instance
             transaction.on_commit(lambda: learner_invite(request=request, learner=learner))

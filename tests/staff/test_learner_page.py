@@ -77,3 +77,26 @@ def test_a_teacher_cannot_make_a_learner_staff_by_posting_the_field(teacher_clie
     assert response.status_code == 302, response.content.decode()[:3000]
     alice.refresh_from_db()
     assert not alice.is_staff and not alice.is_superuser
+
+
+ADD = {
+    "email": "dora@example.com", "display_name": "Dora", "native_language": "en",
+    "target_language": "es", "cefr_level": "B1", "daily_voice_minutes": "15",
+    "send_invitation": "on", "password1": "", "password2": "",
+}
+
+
+def test_a_teachers_new_learner_joins_one_of_their_classes(teacher_client, spanish):
+    from tutor.classrooms import classroom_list_assign
+
+    classroom = Classroom.objects.get(name="Class A")
+    classroom_list_assign(classroom=classroom, word_list=spanish, due_on=None)
+    refused = teacher_client.post("/admin/accounts/user/add/", ADD)
+    assert refused.status_code == 200 and "classroom" in refused.context["adminform"].form.errors
+    foreign = Classroom.objects.create(name="Not theirs")
+    assert teacher_client.post("/admin/accounts/user/add/", {**ADD, "classroom": foreign.pk}).status_code == 200
+    response = teacher_client.post("/admin/accounts/user/add/", {**ADD, "classroom": classroom.pk})
+    assert response.status_code == 302
+    assert classroom.learners.filter(email="dora@example.com").exists()
+    assert spanish.assignments.filter(learner__email="dora@example.com").exists()
+    assert not foreign.learners.exists()
