@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from tests.conftest import PASSWORD
+from tests.support.daphne import daphne_running
 from tests.support.people import server_hashed_password
 from tutor.models import (
     Assignment,
@@ -29,6 +30,15 @@ from tutor.models import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def own_server(transactional_db):
+    """A daphne of its own, not the session's: a server process caches content type ids, and
+    the flush after each transactional test renews them, so pages visited here would break a
+    later test's admin save (its history row) on the shared server."""
+    with daphne_running(env={"REALTIME_STANDIN": "on", "OPENAI_API_KEY": ""}) as server:
+        yield server
 
 WIDTHS = (1280, 390)
 ARTIFACTS = Path(os.environ.get("PARLANCE_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts"))
@@ -118,9 +128,9 @@ def owned_pages(ids: dict[str, int]) -> list[str]:
     return pages
 
 
-async def test_no_owned_admin_page_scrolls_sideways(chromium, daphne_server):
+async def test_no_owned_admin_page_scrolls_sideways(chromium, own_server):
     ids = await make_world()
-    base = daphne_server.base_url
+    base = own_server.base_url
     context = await chromium.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
     await page.goto(f"{base}/admin/login/")
