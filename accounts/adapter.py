@@ -10,6 +10,9 @@
   address (``voice_blocked_reason``): a new address could otherwise spend the server's
   OpenAI credit. Setting a password from an emailed link (an invitation or a password reset)
   proves the address, so it marks it verified.
+- Emails name the site ``SITE_NAME`` and its ``SITE_DOMAIN`` (the request's host when that is
+  empty), in the greeting, the subject prefix and the links, never whatever host served the
+  request that sent them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from allauth.account.signals import password_reset
+from types import SimpleNamespace
+from urllib.parse import urlsplit, urlunsplit
+
+from allauth.core import context
 from django.conf import settings
 from django.dispatch import receiver
 from django.shortcuts import resolve_url
@@ -29,7 +36,36 @@ EMAIL_UNVERIFIED_MESSAGE = (
 )
 
 
+def site_of(request) -> SimpleNamespace:
+    """The site as emails name it: ``SITE_NAME`` and ``SITE_DOMAIN`` (or the request's host)."""
+    domain = settings.SITE_DOMAIN or (request.get_host() if request is not None else "")
+    return SimpleNamespace(name=settings.SITE_NAME, domain=domain)
+
+
+def site_url(url: str) -> str:
+    """``url`` on ``SITE_DOMAIN`` when one is configured."""
+    if not settings.SITE_DOMAIN:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=settings.SITE_DOMAIN))
+
+
 class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix: str, email: str, context_: dict) -> None:
+        request = context.request
+        ctx = {"request": request, "email": email, "current_site": site_of(request), **context_}
+        self.render_mail(template_prefix, email, ctx).send()
+
+    def format_email_subject(self, subject: str) -> str:
+        prefix = allauth_settings.EMAIL_SUBJECT_PREFIX
+        return (f"[{settings.SITE_NAME}] " if prefix is None else prefix) + str(subject)
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        return site_url(super().get_reset_password_from_key_url(key))
+
+    def get_email_confirmation_url(self, request, emailconfirmation) -> str:
+        return site_url(super().get_email_confirmation_url(request, emailconfirmation))
+
     def is_open_for_signup(self, request) -> bool:
         return settings.SIGNUP_MODE == "open"
 

@@ -106,6 +106,8 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["email"]
+        verbose_name = "learner"
+        verbose_name_plural = "learners"
 
     def __str__(self) -> str:
         return self.email

@@ -218,6 +218,9 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Parlance <noreply@localhost>")
+# How emails name the site, and the host their links point at (empty: the request's host).
+SITE_NAME = env_str("SITE_NAME", "Parlance")
+SITE_DOMAIN = env_str("SITE_DOMAIN", "")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Internationalisation and static files --------------------------------
@@ -295,6 +298,9 @@ SIDEBAND_CLAIM_SECONDS = env_float("SIDEBAND_CLAIM_SECONDS", 2.0, minimum=0.05)
 # tutor/srs.py); a learner's own value on their profile (User.desired_retention)
 # wins over it.
 FSRS_DESIRED_RETENTION = env_float("FSRS_DESIRED_RETENTION", 0.9, minimum=0.7)
+
+# A learner with more words overdue than this is flagged on their class's overview.
+CLASS_OVERDUE_THRESHOLD = env_int("CLASS_OVERDUE_THRESHOLD", 20, minimum=0)
 if FSRS_DESIRED_RETENTION > 0.99:
     raise ImproperlyConfigured("FSRS_DESIRED_RETENTION must be at most 0.99.")
 # How sure the transcription must be of a word (0..1, from its logprobs, tutor/clarity.py)

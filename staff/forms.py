@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth import password_validation
 
 from accounts.models import User
-from tutor.models import WordList
+from tutor.models import Classroom, WordList
 
 
 class LearnerCreationForm(forms.ModelForm):
@@ -17,6 +17,12 @@ class LearnerCreationForm(forms.ModelForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Lists the learner practises.",
+    )
+    classroom = forms.ModelChoiceField(
+        queryset=Classroom.objects.none(),
+        required=False,
+        label="Class",
+        help_text="The learner joins the class and gets its word lists.",
     )
     send_invitation = forms.BooleanField(
         label="Send an invitation email",

@@ -10,6 +10,7 @@ from allauth.core.context import request_context
 from django.http import HttpRequest
 from django.urls import reverse
 
+from accounts.adapter import site_url
 from accounts.models import User
 
 INVITATION_TEMPLATE = "admin/accounts/user/invitation"
@@ -41,6 +42,6 @@ def _send_invitation(request: HttpRequest, learner: User) -> None:
             "learner_name": learner.name,
             "inviter": request.user,
             "set_password_url": adapter.get_reset_password_from_key_url(key),
-            "login_url": request.build_absolute_uri(reverse("account_login")),
+            "login_url": site_url(request.build_absolute_uri(reverse("account_login"))),
         },
     )

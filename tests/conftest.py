@@ -43,6 +43,19 @@ def make_user(email: str, **fields) -> User:
     return User.objects.create_user(email=email, password=PASSWORD, **fields)
 
 
+TEACHER_APPS = ("accounts", "tutor")
+
+
+def make_teacher(email: str, **fields) -> User:
+    """Staff who are not superusers, with every permission on learners and learning data:
+    what they see is cut to their own classes' learners (staff/scope.py)."""
+    from django.contrib.auth.models import Permission
+
+    teacher = make_user(email, is_staff=True, **fields)
+    teacher.user_permissions.set(Permission.objects.filter(content_type__app_label__in=TEACHER_APPS))
+    return teacher
+
+
 @pytest.fixture
 def alice(db) -> User:
     return make_user("alice@example.com", display_name="Alice", cefr_level="A2", target_language="es")

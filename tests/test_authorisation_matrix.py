@@ -27,6 +27,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from config.asgi import application
 from tests.support.sockets import socket_connect
 from tutor.models import (
+    Classroom,
+    ClassroomList,
     ConversationItem,
     OralQuiz,
     Review,
@@ -73,6 +75,7 @@ ADMIN_MODELS = [
     "tutor/conversationitem",
     "tutor/review",
     "tutor/oralquiz",
+    "tutor/classroom",
 ]
 
 
@@ -159,13 +162,20 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "admin/r/<path:content_type_id>/<path:object_id>/": {
         "GET": row(302, 302, 302, 404)
     },  # users have no public page
-    "admin/^(?P<app_label>auth|account|accounts|tutor)/$": {"GET": STAFF_ONLY},
+    "admin/^(?P<app_label>account|accounts|auth|tutor)/$": {"GET": STAFF_ONLY},
     "admin/(?P<url>.*)$": {"GET": row(302, 302, 302, 404)},  # the admin's catch-all
     "admin/accounts/user/<id>/password/": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
     "admin/tutor/wordlist/import/": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
+    "admin/tutor/wordlist/import/template.csv": {"GET": STAFF_ONLY},
     "admin/tutor/tutorsession/usage/": {"GET": STAFF_ONLY},
     "admin/tutor/tutorsession/<int:session_id>/transcript/": {"GET": STAFF_ONLY},
+    "admin/tutor/classroom/<int:classroom_id>/overview/": {"GET": STAFF_ONLY},
+    "admin/tutor/classroom/<int:classroom_id>/invite/": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
+    "admin/tutor/classroom/invite-template.csv": {"GET": STAFF_ONLY},
     **_admin_model_rows(),
+    # A session is the server's record: every field is read-only, so a POST saves nothing and
+    # goes back to the list.
+    "admin/tutor/tutorsession/<path:object_id>/change/": {"GET": STAFF_ONLY, "POST": STAFF_REDIRECT},
 }
 
 
@@ -179,7 +189,14 @@ def url_patterns() -> list[str]:
             elif isinstance(pattern, URLPattern):
                 yield prefix + str(pattern.pattern)
 
-    return list(dict.fromkeys(walk(get_resolver().url_patterns, "")))
+    def canonical(pattern: str) -> str:  # the admin lists its apps in registration order
+        return re.sub(
+            r"\(\?P<app_label>([^)]*)\)",
+            lambda m: "(?P<app_label>" + "|".join(sorted(m.group(1).split("|"))) + ")",
+            pattern,
+        )
+
+    return list(dict.fromkeys(canonical(p) for p in walk(get_resolver().url_patterns, "")))
 
 
 # --- The world the URLs point into --------------------------------------------------------
@@ -213,8 +230,16 @@ def world(alice, bob, staff, alice_words):
         ),
         "tutor/review": Review.objects.create(learner=alice, word=word, outcome="correct"),
         "tutor/oralquiz": OralQuiz.objects.create(session=session, words=["gato"]),
+        "tutor/classroom": _class_of(alice, "Class A", alice_words),
     }
     return {"session": session, "result": result, "objects": objects, "users": (alice, bob, staff)}
+
+
+def _class_of(learner, name: str, word_list) -> Classroom:
+    classroom = Classroom.objects.create(name=name)
+    classroom.learners.add(learner)
+    ClassroomList.objects.create(classroom=classroom, word_list=word_list)
+    return classroom
 
 
 def concrete_path(pattern: str, world: dict) -> str:
@@ -222,7 +247,7 @@ def concrete_path(pattern: str, world: dict) -> str:
     fixed = {
         "accounts/^confirm-email/(?P<key>[-:\\w]+)/$": "/accounts/confirm-email/not-a-real-key/",
         "accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": "/accounts/password/reset/key/1-set-password/",
-        "admin/^(?P<app_label>auth|account|accounts|tutor)/$": "/admin/tutor/",
+        "admin/^(?P<app_label>account|accounts|auth|tutor)/$": "/admin/tutor/",
         "admin/(?P<url>.*)$": "/admin/no-such-page/",
         "admin/r/<path:content_type_id>/<path:object_id>/": (
             f"/admin/r/{ContentType.objects.get_for_model(world['users'][0]).pk}/{world['users'][0].pk}/"
@@ -234,6 +259,7 @@ def concrete_path(pattern: str, world: dict) -> str:
     path = path.replace("<int:session_id>", str(world["session"].pk))
     path = path.replace("<int:result_id>", str(world["result"].pk))
     path = path.replace("<str:call_id>", "rtc_not_a_call")
+    path = path.replace("<int:classroom_id>", str(world["objects"]["tutor/classroom"].pk))
     path = path.replace("admin/accounts/user/<id>/", f"admin/accounts/user/{world['users'][0].pk}/")
     if "<path:object_id>" in path:
         model = re.match(r"/admin/(\w+/\w+)/", path).group(1)
@@ -406,10 +432,14 @@ VIEW_USER_ONLY_ADMIN = {
     "admin/accounts/user/<path:object_id>/delete/": {"GET": 403},
     "admin/accounts/user/<path:object_id>/history/": {"GET": 200},
     "admin/accounts/user/<id>/password/": {"GET": 403, "POST": 403},
-    "admin/^(?P<app_label>auth|account|accounts|tutor)/$": {"GET": 404},  # /admin/tutor/: nothing to see
+    "admin/^(?P<app_label>account|accounts|auth|tutor)/$": {"GET": 404},  # /admin/tutor/: nothing to see
     "admin/tutor/wordlist/import/": {"GET": 403, "POST": 403},
+    "admin/tutor/wordlist/import/template.csv": {"GET": 403},
     "admin/tutor/tutorsession/usage/": {"GET": 403},
     "admin/tutor/tutorsession/<int:session_id>/transcript/": {"GET": 403},
+    "admin/tutor/classroom/<int:classroom_id>/overview/": {"GET": 403},
+    "admin/tutor/classroom/<int:classroom_id>/invite/": {"GET": 403, "POST": 403},
+    "admin/tutor/classroom/invite-template.csv": {"GET": 403},
     **{
         pattern: {method: 403 for method in methods}
         for pattern, methods in _admin_model_rows().items()
@@ -419,13 +449,15 @@ VIEW_USER_ONLY_ADMIN = {
 
 
 @pytest.fixture
-def user_viewer(db):
+def user_viewer(world):
+    """A teacher of learner A's class who may only view users."""
     from django.contrib.auth.models import Permission
 
     from tests.conftest import make_user
 
     member = make_user("viewer@example.com", is_staff=True)
     member.user_permissions.set(Permission.objects.filter(codename="view_user"))
+    world["objects"]["tutor/classroom"].teachers.add(member)
     return member
 
 
@@ -461,3 +493,194 @@ def test_with_server_calls_only_the_owner_gets_a_call_for_her_session(world, ups
     actual = {role: status_of(role, "POST", "tutor/calls/", world) for role in order}
     assert actual == STRICT_CALLS
     assert TutorSession.objects.get(pk=session.pk).call_id == "rtc_matrix"
+
+
+# --- Teachers: a teacher of class A against learner A's and learner B's rows ---------------
+
+# Learner A is in class A, taught by teacher A; learner B is in class B, taught by teacher B.
+# Teacher A has every permission on learners and learning data but is not a superuser: each
+# cell is (status on learner A's object, status on learner B's). A hidden object is what the
+# admin does for a missing one: 302 back to the index from its own pages, 404 from ours.
+SHARED_MODELS = {"tutor/wordlist", "tutor/word"}  # the school's material: every teacher's
+NO_ACCESS_MODELS = {"auth/group", "account/emailaddress"}  # teachers get no permission on them
+BOTH = (200, 200)
+OWN_CLASS = (200, 302)
+
+
+def _teacher_model_rows() -> dict[str, dict[str, tuple[int, int]]]:
+    rows = {}
+    for model in ADMIN_MODELS:
+        base = f"admin/{model}/"
+        obj = base + "<path:object_id>/"
+        if model in NO_ACCESS_MODELS:
+            refused = (403, 403)
+            rows.update({
+                base: {"GET": refused},
+                base + "add/": {"GET": refused, "POST": refused},
+                obj + "change/": {"GET": refused, "POST": refused},
+                obj + "delete/": {"GET": refused},
+                obj + "history/": {"GET": refused},
+            })
+        else:
+            own = BOTH if model in SHARED_MODELS else OWN_CLASS
+            rows.update({
+                base: {"GET": BOTH},
+                base + "add/": {"GET": BOTH, "POST": BOTH},
+                obj + "change/": {"GET": own, "POST": own},
+                obj + "delete/": {"GET": own},
+                obj + "history/": {"GET": own},
+            })
+        rows[obj] = {"GET": (302, 302)}
+    return rows
+
+
+TEACHER_EXPECTED = {
+    "admin/": {"GET": BOTH},
+    "admin/^(?P<app_label>account|accounts|auth|tutor)/$": {"GET": BOTH},
+    "admin/accounts/user/<id>/password/": {"GET": (200, 404), "POST": (200, 404)},
+    "admin/tutor/wordlist/import/": {"GET": BOTH, "POST": BOTH},
+    "admin/tutor/wordlist/import/template.csv": {"GET": BOTH},
+    "admin/tutor/tutorsession/usage/": {"GET": BOTH},  # B's rows left out: see below
+    "admin/tutor/tutorsession/<int:session_id>/transcript/": {"GET": (200, 404)},
+    "admin/tutor/classroom/<int:classroom_id>/overview/": {"GET": (200, 404)},
+    "admin/tutor/classroom/<int:classroom_id>/invite/": {"GET": (200, 404), "POST": (200, 404)},
+    "admin/tutor/classroom/invite-template.csv": {"GET": BOTH},
+    **_teacher_model_rows(),
+    "admin/tutor/tutorsession/<path:object_id>/change/": {"GET": OWN_CLASS, "POST": (302, 302)},
+}
+# The admin's pages that are the same for every member of staff (sign-in, password, the
+# catch-all, the autocomplete's refusal without a field): nothing of a learner's in them.
+NOT_A_LEARNERS_PAGE = {
+    "admin/login/", "admin/logout/", "admin/password_change/", "admin/password_change/done/",
+    "admin/autocomplete/", "admin/jsi18n/", "admin/r/<path:content_type_id>/<path:object_id>/",
+    "admin/(?P<url>.*)$",
+}
+
+
+@pytest.fixture
+def classes(world, bob, staff):
+    from tests.conftest import make_teacher
+
+    alice = world["users"][0]
+    teacher_a = make_teacher("teacher.a@example.com")
+    teacher_b = make_teacher("teacher.b@example.com")
+    world["objects"]["tutor/classroom"].teachers.add(teacher_a)
+    word_list = world["objects"]["tutor/wordlist"]
+    from tutor.models import Assignment
+
+    Assignment.objects.create(learner=bob, word_list=word_list)
+    word = world["objects"]["tutor/word"]
+    session = TutorSession.objects.create(
+        learner=bob, model="gpt-realtime", voice="marin", instructions="", focus_words=[]
+    )
+    result = TestResult.objects.create(learner=bob, word_list=word_list, score=2, max_score=2)
+    classroom_b = _class_of(bob, "Class B", word_list)
+    classroom_b.teachers.add(teacher_b)
+    other = {
+        "session": session,
+        "result": result,
+        "users": (bob, alice, staff),
+        "objects": {
+            **world["objects"],
+            "auth/group": Group.objects.create(name="Class B helpers"),
+            "account/emailaddress": EmailAddress.objects.create(
+                user=bob, email=bob.email, verified=True, primary=True
+            ),
+            "accounts/user": bob,
+            "tutor/assignment": bob.assignments.first(),
+            "tutor/wordprogress": WordProgress.objects.create(learner=bob, word=word),
+            "tutor/testresult": result,
+            "tutor/tutorsession": session,
+            "tutor/conversationitem": ConversationItem.objects.create(
+                session=session, item_id="item_b", role="user", text="hola"
+            ),
+            "tutor/review": Review.objects.create(learner=bob, word=word, outcome="correct"),
+            "tutor/oralquiz": OralQuiz.objects.create(session=session, words=["gato"]),
+            "tutor/classroom": classroom_b,
+        },
+    }
+    return {"teacher_a": teacher_a, "teacher_b": teacher_b, "own": world, "other": other}
+
+
+def test_every_staff_url_has_a_teacher_expectation():
+    staff_urls = [p for p in url_patterns() if p.startswith("admin/") and p not in NOT_A_LEARNERS_PAGE]
+    assert [p for p in staff_urls if p not in TEACHER_EXPECTED] == []
+
+
+def _teacher_status(client: Client, method: str, pattern: str, world: dict) -> int:
+    path = concrete_path(pattern, world)
+    return (client.get(path) if method == "GET" else client.post(path, data={})).status_code
+
+
+@pytest.mark.parametrize("pattern", list(TEACHER_EXPECTED))
+def test_a_teacher_reaches_their_class_and_not_another(pattern, classes, upstream):
+    client = Client()
+    client.force_login(classes["teacher_a"])
+    actual = {
+        method: tuple(_teacher_status(client, method, pattern, classes[side]) for side in ("own", "other"))
+        for method in TEACHER_EXPECTED[pattern]
+    }
+    assert actual == TEACHER_EXPECTED[pattern]
+
+
+SCOPED_LISTS = [m for m in ADMIN_MODELS if m not in SHARED_MODELS | NO_ACCESS_MODELS]
+
+
+@pytest.mark.parametrize("model", SCOPED_LISTS)
+def test_a_teachers_lists_hold_only_their_learners_rows(model, classes):
+    client = Client()
+    client.force_login(classes["teacher_a"])
+    shown = set(client.get(f"/admin/{model}/").context["cl"].result_list)
+    assert classes["own"]["objects"][model] in shown
+    assert classes["other"]["objects"][model] not in shown
+
+
+EXPORTS = [
+    ("accounts/user", "export_grades", "accounts/user"),
+    ("accounts/user", "export_progress", "accounts/user"),
+    ("tutor/testresult", "export_grades", "tutor/testresult"),
+    ("tutor/wordprogress", "export_progress", "tutor/wordprogress"),
+]
+
+
+@pytest.mark.parametrize(("model", "action", "selected"), EXPORTS)
+def test_a_teachers_exports_hold_only_their_learners_rows(model, action, selected, classes):
+    client = Client()
+    client.force_login(classes["teacher_a"])
+    ids = [classes[side]["objects"][selected].pk for side in ("own", "other")]
+    response = client.post(f"/admin/{model}/", {"action": action, "_selected_action": ids})
+    text = b"".join(response.streaming_content).decode()
+    assert "alice@example.com" in text and "bob@example.com" not in text
+
+
+def test_a_teacher_exporting_only_anothers_learner_gets_nothing(classes):
+    client = Client()
+    client.force_login(classes["teacher_a"])
+    bob = classes["other"]["users"][0]
+    response = client.post(
+        "/admin/accounts/user/", {"action": "export_grades", "_selected_action": [bob.pk]}
+    )
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert b"bob@example.com" not in body
+
+
+def test_a_teachers_usage_page_leaves_out_other_classes(classes):
+    from django.utils import timezone
+
+    for side in ("own", "other"):
+        session = classes[side]["session"]
+        session.connected_at = session.minted_at
+        session.ended_at = session.minted_at + timezone.timedelta(minutes=3)
+        session.status = TutorSession.Status.ENDED
+        session.save()
+    client = Client()
+    client.force_login(classes["teacher_a"])
+    emails = {row.learner_email for row in client.get("/admin/tutor/tutorsession/usage/").context["rows"]}
+    assert emails == {"alice@example.com"}
+
+
+def test_the_second_teacher_sees_only_their_class(classes):
+    client = Client()
+    client.force_login(classes["teacher_b"])
+    names = [c.name for c in client.get("/admin/tutor/classroom/").context["cl"].result_list]
+    assert names == ["Class B"]

@@ -1,4 +1,4 @@
-"""Demo data: a staff user, two learners, word lists, progress and grades.
+"""Demo data: a staff user, two learners in a class, word lists, progress and grades.
 
 Idempotent: running it again changes nothing that is already there.
 """
@@ -13,7 +13,7 @@ from django.db import transaction
 
 from accounts.models import User
 from common import clock
-from tutor.models import Assignment, TestResult, Word, WordList, WordProgress
+from tutor.models import Assignment, Classroom, TestResult, Word, WordList, WordProgress
 from tutor.practice import word_practice_record
 
 STAFF_PASSWORD = "parlance-staff"
@@ -115,18 +115,21 @@ def demo_seed(*, now: dt.datetime | None = None) -> list[DemoLogin]:
             )
 
     logins = [DemoLogin("staff@parlance.test", STAFF_PASSWORD, "staff")]
-    _user(
+    staff = _user(
         "staff@parlance.test",
         password=STAFF_PASSWORD,
         display_name="Sam (teacher)",
         is_staff=True,
         is_superuser=True,
     )
+    classroom, _ = Classroom.objects.get_or_create(name="Demo class")
+    classroom.teachers.add(staff)
     for email, name, level, list_names, plan, results in LEARNERS:
         learner = _user(
             email, password=LEARNER_PASSWORD, display_name=name, cefr_level=level, target_language="es"
         )
         logins.append(DemoLogin(email, LEARNER_PASSWORD, "learner"))
+        classroom.learners.add(learner)
         for list_name in list_names:
             Assignment.objects.get_or_create(learner=learner, word_list=lists[list_name])
         for term, history in plan.items():

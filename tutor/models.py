@@ -90,6 +90,9 @@ class Assignment(models.Model):
     )
     word_list = models.ForeignKey(WordList, on_delete=models.CASCADE, related_name="assignments")
     assigned_at = models.DateTimeField(default=timezone.now)
+    due_on = models.DateField(
+        "due date", null=True, blank=True, help_text="When the list should be learnt by (optional)."
+    )
 
     class Meta:
         ordering = ["-assigned_at"]
@@ -107,6 +110,53 @@ class Assignment(models.Model):
         owner_id = self.word_list.owner_id if self.word_list_id else None
         if owner_id and self.learner_id and owner_id != self.learner_id:
             raise ValidationError({"word_list": "This list is a learner's own; it cannot be given to anyone else."})
+
+
+class Classroom(models.Model):
+    """A class: its teachers (staff) and learners, and the word lists it is given.
+
+    A learner in the class gets each of its lists as an Assignment (``tutor/classrooms.py``).
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    teachers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="classes_taught", blank=True,
+        limit_choices_to={"is_staff": True},
+    )
+    learners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="classrooms", blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "class"
+        verbose_name_plural = "classes"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClassroomList(models.Model):
+    """A word list given to a whole class, with an optional due date."""
+
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="lists")
+    word_list = models.ForeignKey(WordList, on_delete=models.CASCADE, related_name="classroom_lists")
+    due_on = models.DateField("due date", null=True, blank=True)
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_on", "word_list__name"]
+        verbose_name = "assigned word list"
+        verbose_name_plural = "assigned word lists"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["classroom", "word_list"], name="classroom_list_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.word_list} → {self.classroom}"
 
 
 class WordProgress(models.Model):

@@ -169,8 +169,27 @@ def _rows_from(source: str | bytes | IO | Iterable[Sequence[str]]) -> list[list[
     return [list(row) for row in rows]
 
 
+# Other spellings of the columns a header may use, as folded by ``header_name``.
+HEADER_ALIASES = {
+    "example_sentence": "example",
+    "examples": "example",
+    "sentence": "example",
+    "pos": "part_of_speech",
+    "part_of_speach": "part_of_speech",
+    "word": "term",
+    "translation": "meaning",
+}
+
+
+def header_name(cell: str) -> str:
+    """A header cell as a column name: folded like every word (``common.text``), spaces and
+    dashes as underscores, other spellings mapped (``Example sentence`` is ``example``)."""
+    name = text_fold(cell.replace("_", " ").replace("-", " ")).replace(" ", "_")
+    return HEADER_ALIASES.get(name, name)
+
+
 def _header_columns(header: Sequence[str]) -> tuple[list[str], list[RowError]]:
-    names = [_clean(cell).casefold().replace(" ", "_").replace("-", "_") for cell in header]
+    names = [header_name(cell) for cell in header]
     if not set(names) & set(COLUMNS):
         found = ", ".join(f"“{_clean(cell)}”" for cell in header if _clean(cell))
         return names, [

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from tutor.models import TutorSession
@@ -176,14 +177,19 @@ class UsageRow:
 
 
 def usage_by_learner_day(
-    *, start: dt.date, end: dt.date, now: dt.datetime, prices: Prices | None = None
+    *,
+    start: dt.date,
+    end: dt.date,
+    now: dt.datetime,
+    prices: Prices | None = None,
+    learners: QuerySet | None = None,
 ) -> list[UsageRow]:
     """Sessions, minutes, tokens and estimated cost per learner per day, newest day first.
 
     A session belongs to the day (server time zone) it was started; its minutes are those the
     daily limit counts (``voice.metering.session_seconds_between``): from its first mint to its
     end, or to now while it is open, never past its hang-up time, and up to that time when a
-    key's call was never reported.
+    key's call was never reported. ``learners`` (a queryset of users) limits the rows to them.
     """
     prices = prices or prices_from_settings()
     tz = timezone.get_current_timezone()
@@ -198,6 +204,8 @@ def usage_by_learner_day(
         )
         .order_by("minted_at")
     )
+    if learners is not None:
+        sessions = sessions.filter(learner__in=learners.values("pk"))
     rows: dict[tuple[dt.date, int], UsageRow] = {}
     for session in sessions:
         day = timezone.localtime(session.minted_at).date()

@@ -7,95 +7,54 @@ import datetime as dt
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
-from django.db.models import (
-    Avg,
-    Count,
-    DateTimeField,
-    Exists,
-    FloatField,
-    IntegerField,
-    Max,
-    OuterRef,
-    QuerySet,
-    Subquery,
-    Value,
-)
-from django.db.models.functions import Cast, Coalesce, Greatest, NullIf
+from django.db.models import DateTimeField, FloatField, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from accounts.models import User
 from common import clock
 from staff.exports import csv_response, export_filename, grade_rows, progress_rows
+from staff.admin.classrooms import ClassroomChoiceForm, action_form_response
 from staff.forms import LearnerCreationForm
 from staff.invitations import learner_invite
-from tutor.models import Assignment, TestResult, TutorSession, WordProgress
-from tutor.srs import MASTERED_INTERVAL_DAYS
-
-NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _per_learner(queryset: QuerySet, expression, output_field) -> Subquery:
-    """One aggregate of ``queryset`` for the outer learner, as a correlated subquery."""
-    return Subquery(
-        queryset.filter(learner=OuterRef("pk"))
-        .order_by()
-        .values("learner")
-        .annotate(value=expression)
-        .values("value")[:1],
-        output_field=output_field,
-    )
+from staff.overview import attention_reasons, grade_trend, learner_word_states, learners_with_standing
+from staff.progress import NEVER
+from staff.scope import TeacherScoped
+from tutor.classrooms import classroom_learners_add, classrooms_taught_by
+from tutor.models import Assignment, TestResult, WordProgress
+from tutor.recap import practised_counts
 
 
-def learners_with_progress(queryset: QuerySet[User], *, now: dt.datetime) -> QuerySet[User]:
-    """Annotate each user with words mastered and due (in assigned lists), last activity and
-    average grade, as subqueries: one query however many learners are listed.
+class RoleFilter(admin.SimpleListFilter):
+    """Learners unless asked otherwise: staff accounts are one click away, not mixed in."""
 
-    ``_last_active`` is the latest of the last login, last review and last voice session.
-    """
-    assigned = WordProgress.objects.filter(
-        Exists(
-            Assignment.objects.filter(
-                learner=OuterRef("learner"), word_list=OuterRef("word__word_list")
-            )
-        )
-    )
-    reviewed = assigned.filter(last_reviewed_at__isnull=False)
-    last_review = _per_learner(WordProgress.objects.all(), Max("last_reviewed_at"), DateTimeField())
-    last_session = _per_learner(
-        TutorSession.objects.all(),
-        Max(Coalesce("ended_at", "connected_at", "minted_at")),
-        DateTimeField(),
-    )
-    never = Value(NEVER, output_field=DateTimeField())
-    return queryset.annotate(
-        _mastered=Coalesce(
-            _per_learner(
-                reviewed.filter(interval_days__gte=MASTERED_INTERVAL_DAYS),
-                Count("pk"),
-                IntegerField(),
-            ),
-            0,
-        ),
-        _due=Coalesce(
-            _per_learner(reviewed.filter(WordProgress.due_q(now)), Count("pk"), IntegerField()), 0
-        ),
-        # SQLite's MAX() is NULL if any argument is, so compare with a sentinel instead.
-        _last_active=NullIf(
-            Greatest(
-                Coalesce("last_login", never),
-                Coalesce(last_review, never),
-                Coalesce(last_session, never),
-            ),
-            never,
-        ),
-        _average_grade=_per_learner(
-            TestResult.objects.all(),
-            Avg(Cast("score", FloatField()) * 100.0 / Cast("max_score", FloatField())),
-            FloatField(),
-        ),
-    )
+    title = "role"
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return [("staff", "Staff"), ("everyone", "Everyone")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Learners",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "staff":
+            return queryset.filter(is_staff=True)
+        if self.value() == "everyone":
+            return queryset
+        return queryset.filter(is_staff=False)
 
 
 class LastActiveFilter(admin.SimpleListFilter):
@@ -127,7 +86,7 @@ class LastActiveFilter(admin.SimpleListFilter):
 class AssignmentInline(admin.TabularInline):
     model = Assignment
     fk_name = "learner"
-    fields = ["word_list", "assigned_at"]
+    fields = ["word_list", "due_on", "assigned_at"]
     readonly_fields = ["assigned_at"]
     autocomplete_fields = ["word_list"]
     extra = 1
@@ -136,7 +95,8 @@ class AssignmentInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(TeacherScoped, BaseUserAdmin):
+    learner_path = "pk"
     ordering = ["email"]
     list_display = [
         "email",
@@ -154,15 +114,25 @@ class UserAdmin(BaseUserAdmin):
     list_filter = [
         "cefr_level",
         "word_lists",
+        RoleFilter,
         LastActiveFilter,
-        "is_staff",
         "is_active",
         "target_language",
     ]
     search_fields = ["email", "display_name", "first_name", "last_name"]
-    actions = ["send_invitation", "deactivate", "export_grades", "export_progress"]
+    actions = [
+        "add_to_class",
+        "send_invitation",
+        "deactivate",
+        "export_grades",
+        "export_progress",
+    ]
     inlines = [AssignmentInline]
     readonly_fields = [
+        "needs_attention",
+        "word_states",
+        "recent_grades",
+        "recent_sessions",
         "words_mastered",
         "words_due",
         "last_active",
@@ -174,6 +144,20 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         (
+            "Progress",
+            {
+                "fields": [
+                    "needs_attention",
+                    "word_states",
+                    "last_active",
+                    "average_grade",
+                    "recent_grades",
+                    "recent_sessions",
+                    "progress_links",
+                ]
+            },
+        ),
+        (
             "Learner profile",
             {
                 "fields": [
@@ -183,25 +167,11 @@ class UserAdmin(BaseUserAdmin):
                     "cefr_level",
                     "daily_voice_minutes",
                     "desired_retention",
+                    "is_active",
                 ]
             },
         ),
-        (
-            "Progress",
-            {
-                "fields": [
-                    "words_mastered",
-                    "words_due",
-                    "last_active",
-                    "average_grade",
-                    "progress_links",
-                ]
-            },
-        ),
-        (
-            "Permissions",
-            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
-        ),
+        ("Account internals", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Important dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_form = LearnerCreationForm
@@ -218,6 +188,7 @@ class UserAdmin(BaseUserAdmin):
                     "target_language",
                     "cefr_level",
                     "daily_voice_minutes",
+                    "classroom",
                     "word_lists",
                 ],
             },
@@ -230,7 +201,37 @@ class UserAdmin(BaseUserAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).prefetch_related("word_lists")
-        return learners_with_progress(queryset, now=clock.now())
+        return learners_with_standing(queryset, now=clock.now())
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None:
+            return form
+        classrooms = classrooms_taught_by(request.user)
+        # A teacher's new learner must join one of their classes, or they could not see them.
+        required = not request.user.is_superuser
+
+        class AddForm(form):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.fields["classroom"].queryset = classrooms
+                self.fields["classroom"].required = required
+
+        return AddForm
+
+    def get_fieldsets(self, request, obj=None):
+        """Progress first; the password hash and permissions only for superusers (a teacher's
+        form has no such fields, so it cannot change them either)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or request.user.is_superuser:
+            return fieldsets
+        internal = {"password", "is_staff", "is_superuser", "groups", "user_permissions"}
+        kept = []
+        for name, options in fieldsets:
+            fields = [field for field in options["fields"] if field not in internal]
+            if fields:
+                kept.append((name, {**options, "fields": fields}))
+        return kept
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
@@ -268,6 +269,66 @@ class UserAdmin(BaseUserAdmin):
     def average_grade(self, obj: User) -> str:
         return f"{obj._average_grade:.0f}%" if obj._average_grade is not None else "—"
 
+    @admin.display(description="needs attention")
+    def needs_attention(self, obj: User) -> str:
+        if obj.pk is None:
+            return "—"
+        reasons = attention_reasons(obj, now=clock.now())
+        if not reasons:
+            return "No: active, on schedule, grades steady."
+        return format_html('<strong class="flag">⚑ {}</strong>', "; ".join(reasons))
+
+    @admin.display(description="words")
+    def word_states(self, obj: User) -> str:
+        if obj.pk is None:
+            return "—"
+        states = learner_word_states(obj, now=clock.now())
+        return format_html(
+            "{} in assigned lists: <strong>{}</strong> mastered · <strong>{}</strong> learning · "
+            "<strong>{}</strong> new · <strong>{}</strong> due now (<strong>{}</strong> overdue)",
+            states["assigned"], states["mastered"], states["learning"], states["new"],
+            obj._due, obj._overdue,
+        )
+
+    @admin.display(description="recent grades")
+    def recent_grades(self, obj: User) -> str:
+        results = list(obj.test_results.select_related("word_list")[:5]) if obj.pk else []
+        if not results:
+            return "No tests yet."
+        trend = grade_trend(obj)
+        items = format_html_join(
+            "", "<li>{} · {}% ({}/{}) · {}</li>",
+            (
+                (formats.date_format(timezone.localtime(r.taken_at), "SHORT_DATE_FORMAT"),
+                 r.percent, r.score, r.max_score, r.get_source_display())
+                for r in results
+            ),
+        )
+        trend_text = "" if trend is None else f"Last fortnight against the one before: {trend:+.0f} points."
+        return format_html('<ul class="recent">{}</ul>{}', items, trend_text)
+
+    @admin.display(description="voice sessions")
+    def recent_sessions(self, obj: User) -> str:
+        sessions = list(obj.tutor_sessions.all()[:5]) if obj.pk else []
+        if not sessions:
+            return "No voice sessions yet."
+        practised = practised_counts(sessions=sessions)
+        rows = (
+            (
+                reverse("admin:tutor_tutorsession_transcript", args=[s.pk]),
+                formats.localize(timezone.localtime(s.minted_at)),
+                s.get_status_display(),
+                f"{s.duration_minutes} min" if s.duration_minutes is not None else "no minutes",
+                practised.get(s.pk, 0),
+                s.end_reason or "—",
+            )
+            for s in sessions
+        )
+        items = format_html_join(
+            "", '<li><a href="{}">{}</a> · {} · {} · {} words practised · ended: {}</li>', rows
+        )
+        return format_html('<ul class="recent">{}</ul>', items)
+
     @admin.display(description="details")
     def progress_links(self, obj: User) -> str:
         if obj.pk is None:
@@ -286,12 +347,36 @@ class UserAdmin(BaseUserAdmin):
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
+        if not change and form.cleaned_data.get("classroom"):
+            classroom_learners_add(classroom=form.cleaned_data["classroom"], learners=[form.instance])
         if not change and form.cleaned_data.get("send_invitation"):
             learner = form.instance
             transaction.on_commit(lambda: learner_invite(request=request, learner=learner))
             self.message_user(request, f"An invitation is on its way to {learner.email}.")
 
     # --- actions --------------------------------------------------------
+
+    def has_add_to_class_permission(self, request) -> bool:
+        return request.user.has_perm("tutor.change_classroom")
+
+    @admin.action(description="Add selected learners to a class", permissions=["add_to_class"])
+    def add_to_class(self, request, queryset):
+        form = ClassroomChoiceForm(
+            request.POST if "apply" in request.POST else None, user=request.user
+        )
+        if form.is_valid():
+            classroom = form.cleaned_data["classroom"]
+            learners = list(queryset.filter(is_staff=False))
+            joined = classroom_learners_add(classroom=classroom, learners=learners)
+            message = f"Added {joined} learner{'s' if joined != 1 else ''} to {classroom.name}."
+            if joined < len(learners):
+                message += f" {len(learners) - joined} already in it."
+            self.message_user(request, message, messages.SUCCESS)
+            return None
+        return action_form_response(
+            self, request, queryset, form=form, action="add_to_class",
+            title="Add learners to a class", button="Add to the class",
+        )
 
     @admin.action(description="Send an invitation email", permissions=["change"])
     def send_invitation(self, request, queryset) -> None:

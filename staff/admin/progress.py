@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db.models import Q
 
 from common import clock
+from staff.scope import TeacherScoped
 from staff.exports import csv_response, export_filename, grade_rows, progress_rows
 from tutor.models import (
     OralQuiz,
@@ -44,7 +45,7 @@ class WordStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(WordProgress)
-class WordProgressAdmin(admin.ModelAdmin):
+class WordProgressAdmin(TeacherScoped, admin.ModelAdmin):
     list_display = [
         "learner",
         "word",
@@ -52,11 +53,6 @@ class WordProgressAdmin(admin.ModelAdmin):
         "state",
         "due_at",
         "last_result",
-        "repetitions",
-        "interval_days",
-        "card_state",
-        "correct_count",
-        "incorrect_count",
         "last_reviewed_at",
     ]
     list_filter = [
@@ -86,7 +82,7 @@ class WordProgressAdmin(admin.ModelAdmin):
 
 
 @admin.register(TestResult)
-class TestResultAdmin(admin.ModelAdmin):
+class TestResultAdmin(TeacherScoped, admin.ModelAdmin):
     list_display = ["learner", "word_list", "taken_at", "score", "max_score", "percent", "source"]
     list_filter = ["source", "learner__cefr_level", "word_list", "taken_at"]
     search_fields = ["learner__email", "learner__display_name", "word_list__name"]
@@ -105,7 +101,7 @@ class TestResultAdmin(admin.ModelAdmin):
 
 
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
+class ReviewAdmin(TeacherScoped, admin.ModelAdmin):
     list_display = ["learner", "word", "outcome", "rating", "scheduled", "source", "session", "reviewed_at"]
     list_filter = ["source", "outcome", "rating", "scheduled", "reviewed_at"]
     search_fields = ["learner__email", "word__term"]
@@ -115,7 +111,8 @@ class ReviewAdmin(admin.ModelAdmin):
 
 
 @admin.register(OralQuiz)
-class OralQuizAdmin(admin.ModelAdmin):
+class OralQuizAdmin(TeacherScoped, admin.ModelAdmin):
+    learner_path = "session__learner"
     list_display = ["session", "learner", "started_at", "finished_at", "grade"]
     list_filter = ["started_at"]
     search_fields = ["session__learner__email"]

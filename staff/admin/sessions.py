@@ -23,6 +23,8 @@ from tutor.models import (
     ConversationItem,
     TutorSession,
 )
+from staff.scope import TeacherScoped
+from tutor.classrooms import learners_taught_by
 from voice.usage import prices_from_settings, usage_by_learner_day, usage_totals
 
 # --- voice sessions and their transcripts ------------------------------------
@@ -51,7 +53,7 @@ def transcript_page(session: TutorSession, number) -> tuple[Page, list[Conversat
     items = (
         ConversationItem.objects.filter(session=session)
         .order_by("-order", "-created_at", "-pk")
-        .only("item_id", "role", "kind", "order", "created_at", "flagged", "flag_reason")
+        .only("item_id", "role", "kind", "order", "created_at", "flagged", "flag_reason", "verified")
         .annotate(shown=Substr("text", 1, TRANSCRIPT_SHOWN_CHARS), length=Length("text"))
     )
     page = Paginator(items, TRANSCRIPT_PAGE_ITEMS).get_page(number)
@@ -91,7 +93,7 @@ class UnreportedCallFilter(YesNoFilter):
 
 
 class UsageRangeForm(forms.Form):
-    DEFAULT_DAYS = 14
+    """A range of days; empty fields mean this month so far."""
 
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -107,7 +109,7 @@ class UsageRangeForm(forms.Form):
 
 
 @admin.register(TutorSession)
-class TutorSessionAdmin(admin.ModelAdmin):
+class TutorSessionAdmin(TeacherScoped, admin.ModelAdmin):
     list_display = [
         "id",
         "learner",
@@ -131,6 +133,16 @@ class TutorSessionAdmin(admin.ModelAdmin):
     raw_id_fields = ["learner"]
     date_hierarchy = "minted_at"
     readonly_fields = [
+        "learner",
+        "status",
+        "model",
+        "voice",
+        "end_reason",
+        "call_refused",
+        "keys_unreported",
+        "speaking_seconds",
+        "sideband_joined_at",
+        "upstream_base_url",
         "minted_at",
         "connected_at",
         "ended_at",
@@ -143,6 +155,12 @@ class TutorSessionAdmin(admin.ModelAdmin):
         "focus_words",
     ]
     change_list_template = "admin/tutor/tutorsession/change_list.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        """What happened on a session is the server's record: read-only once it exists."""
+        if obj is None:
+            return [f for f in self.readonly_fields if f not in {"learner", "status", "model", "voice"}]
+        return self.readonly_fields
 
     def get_urls(self):
         return [
@@ -161,7 +179,7 @@ class TutorSessionAdmin(admin.ModelAdmin):
 
     def transcript_view(self, request, session_id: int):
         """The session's items as a read-only chat, a page at a time, newest page first."""
-        session = get_object_or_404(TutorSession.objects.select_related("learner"), pk=session_id)
+        session = get_object_or_404(self.get_queryset(request).select_related("learner"), pk=session_id)
         if not self.has_view_permission(request, session):
             raise PermissionDenied
         page, items = transcript_page(session, request.GET.get("page"))
@@ -173,6 +191,7 @@ class TutorSessionAdmin(admin.ModelAdmin):
             "page": page,
             "items": items,
             "shown_chars": TRANSCRIPT_SHOWN_CHARS,
+            "watched": session.sideband_joined_at is not None,
         }
         return TemplateResponse(request, "admin/tutor/tutorsession/transcript.html", context)
 
@@ -188,13 +207,19 @@ class TutorSessionAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         today = timezone.localdate()
-        form = UsageRangeForm(request.GET or None)
-        start, end = today - dt.timedelta(days=UsageRangeForm.DEFAULT_DAYS - 1), today
+        start, end = today.replace(day=1), today
+        form = UsageRangeForm(request.GET or None, initial={"start": start, "end": end})
         if form.is_valid():
             start = form.cleaned_data["start"] or start
             end = form.cleaned_data["end"] or end
         start = max(start, end - dt.timedelta(days=366))
-        rows = usage_by_learner_day(start=start, end=end, now=clock.now()) if start <= end else []
+        rows = (
+            usage_by_learner_day(
+                start=start, end=end, now=clock.now(), learners=learners_taught_by(request.user)
+            )
+            if start <= end
+            else []
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -252,7 +277,8 @@ class FlaggedItemsFilter(admin.SimpleListFilter):
 
 
 @admin.register(ConversationItem)
-class ConversationItemAdmin(admin.ModelAdmin):
+class ConversationItemAdmin(TeacherScoped, admin.ModelAdmin):
+    learner_path = "session__learner"
     list_display = [
         "session",
         "learner",

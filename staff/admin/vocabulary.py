@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -17,9 +18,17 @@ from tutor.models import (
     Word,
     WordList,
 )
+from staff.admin.classrooms import ClassroomListForm, action_form_response
+from staff.scope import TeacherScoped
+from tutor.classrooms import classroom_list_assign
 from tutor.vocabulary_import import MAX_BYTES, MAX_ROWS, word_list_import
 
 MAX_SHOWN_ERRORS = 100
+IMPORT_TEMPLATE_CSV = (
+    "term,meaning,example,part_of_speech\n"
+    "gato,cat,El gato duerme.,noun\n"
+    "correr,to run,Me gusta correr.,verb\n"
+)
 
 
 # --- word lists and the CSV import ----------------------------------------
@@ -31,7 +40,7 @@ class WordInline(admin.TabularInline):
     fields = ["position", "term", "meaning", "example", "part_of_speech"]
 
 
-class AssignmentInline(admin.TabularInline):
+class AssignmentInline(TeacherScoped, admin.TabularInline):
     model = Assignment
     extra = 1
     autocomplete_fields = ["learner"]
@@ -54,8 +63,8 @@ class WordListImportForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
         help_text=(
-            "Header row: term, meaning, example, part_of_speech (example and part of speech are "
-            f"optional). UTF-8, comma or semicolon separated, up to {MAX_ROWS:,} rows and "
+            "Header row: term, meaning, example, part of speech (example and part of speech are "
+            "optional; “example sentence” works too). UTF-8, comma or semicolon separated, up to {MAX_ROWS:,} rows and "
             f"{MAX_BYTES // (1024 * 1024)} MB."
         ),
     )
@@ -79,6 +88,27 @@ class WordListAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
     inlines = [WordInline, AssignmentInline]
     change_list_template = "admin/tutor/wordlist/change_list.html"
+    actions = ["assign_to_class"]
+
+    def has_assign_to_class_permission(self, request) -> bool:
+        return request.user.has_perm("tutor.change_classroom")
+
+    @admin.action(description="Assign to a class (with a due date)", permissions=["assign_to_class"])
+    def assign_to_class(self, request, queryset):
+        form = ClassroomListForm(request.POST if "apply" in request.POST else None, user=request.user)
+        if form.is_valid():
+            classroom, due_on = form.cleaned_data["classroom"], form.cleaned_data["due_on"]
+            word_lists = list(queryset)
+            for word_list in word_lists:
+                classroom_list_assign(classroom=classroom, word_list=word_list, due_on=due_on)
+            names = ", ".join(word_list.name for word_list in word_lists)
+            due = f", due {due_on:%Y-%m-%d}" if due_on else ""
+            self.message_user(request, f"Assigned {names} to {classroom.name}{due}.", messages.SUCCESS)
+            return None
+        return action_form_response(
+            self, request, queryset, form=form, action="assign_to_class",
+            title="Assign word lists to a class", button="Assign",
+        )
 
     def get_queryset(self, request):
         return (
@@ -104,13 +134,26 @@ class WordListAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.import_view),
                 name="tutor_wordlist_import",
             ),
+            path(
+                "import/template.csv",
+                self.admin_site.admin_view(self.import_template_view),
+                name="tutor_wordlist_import_template",
+            ),
             *super().get_urls(),
         ]
+
+    def import_template_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        response = HttpResponse(IMPORT_TEMPLATE_CSV, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="parlance-words.csv"'
+        return response
 
     def import_view(self, request):
         if not (self.has_add_permission(request) and self.has_change_permission(request)):
             raise PermissionDenied
-        form = WordListImportForm(request.POST or None, request.FILES or None)
+        initial = {"word_list": request.GET.get("word_list")} if request.GET.get("word_list") else {}
+        form = WordListImportForm(request.POST or None, request.FILES or None, initial=initial)
         report = None
         if request.method == "POST" and form.is_valid():
             word_list = form.cleaned_data["word_list"]
@@ -145,7 +188,7 @@ class WordAdmin(admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(TeacherScoped, admin.ModelAdmin):
     list_display = ["learner", "word_list", "assigned_at"]
     list_filter = ["word_list"]
     search_fields = ["learner__email", "word_list__name"]

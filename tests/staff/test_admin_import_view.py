@@ -183,3 +183,34 @@ def test_a_learners_own_list_cannot_be_assigned_to_another_learner(staff_client,
     )
     assert response.status_code == 200 and "cannot be given to anyone else" in response.content.decode()
     assert not own.assignments.exists()
+
+
+@pytest.mark.parametrize("header", ["example", "example_sentence", "Example sentence", "EXAMPLE-SENTENCE"])
+def test_it_accepts_the_common_spellings_of_the_example_column(staff_client, spanish, header):
+    response = staff_client.post(
+        URL,
+        {"word_list": spanish.pk, "file": upload(f"Term,Meaning,{header}\nluna,moon,La luna brilla.\n")},
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Word.objects.get(word_list=spanish, term="luna").example == "La luna brilla."
+
+
+def test_it_offers_a_template_that_imports_as_it_is(staff_client, spanish):
+    page = staff_client.get(URL).content.decode()
+    assert 'href="/admin/tutor/wordlist/import/template.csv"' in page
+    template = staff_client.get("/admin/tutor/wordlist/import/template.csv")
+    assert template["Content-Type"].startswith("text/csv")
+    response = staff_client.post(URL, {"word_list": spanish.pk, "file": upload(template.content.decode())})
+    assert response.status_code == 302
+    assert Word.objects.filter(word_list=spanish, term="correr").exists()
+
+
+def test_the_chosen_list_is_kept_after_an_error(staff_client, spanish):
+    response = staff_client.post(URL, {"word_list": spanish.pk, "file": upload("term,meaning\ngato,\n")})
+    assert response.status_code == 200
+    assert f'<option value="{spanish.pk}" selected>' in response.content.decode()
+
+
+def test_the_list_can_be_chosen_from_the_link(staff_client, spanish):
+    response = staff_client.get(f"{URL}?word_list={spanish.pk}")
+    assert f'<option value="{spanish.pk}" selected>' in response.content.decode()

@@ -7,7 +7,8 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from tests.conftest import make_user
-from tutor.models import TestResult, WordProgress
+from accounts.models import User
+from tutor.models import Classroom, TestResult, WordProgress
 
 pytestmark = pytest.mark.django_db
 
@@ -15,8 +16,12 @@ LEARNERS = "/admin/accounts/user/"
 
 
 def staff_with(*codenames: str) -> Client:
+    """A teacher of a class with every learner in it, with only ``codenames``."""
     member = make_user("viewer@example.com", is_staff=True)
     member.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    classroom = Classroom.objects.create(name="Everyone")
+    classroom.teachers.add(member)
+    classroom.learners.set(User.objects.filter(is_staff=False))
     client = Client()
     client.force_login(member)
     return client

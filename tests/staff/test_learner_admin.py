@@ -138,7 +138,7 @@ def test_it_lists_many_learners_in_a_constant_number_of_queries(
         response = staff_client.get(CHANGELIST)
 
     assert response.status_code == 200
-    assert response.context["cl"].result_count == 33  # 32 learners and staff
+    assert response.context["cl"].result_count == 32  # learners only: staff are a filter away
 
 
 def test_it_orders_learners_by_average_grade(staff_client, alice_progress, bob):
@@ -174,12 +174,9 @@ def test_it_filters_by_assigned_word_list(staff_client, alice_words, bob):
 @pytest.mark.parametrize(
     "choice, expected",
     [
-        ("today", {"today@example.com", "staff@example.com"}),
-        ("7d", {"today@example.com", "week@example.com", "staff@example.com"}),
-        (
-            "30d",
-            {"today@example.com", "week@example.com", "month@example.com", "staff@example.com"},
-        ),
+        ("today", {"today@example.com"}),
+        ("7d", {"today@example.com", "week@example.com"}),
+        ("30d", {"today@example.com", "week@example.com", "month@example.com"}),
         ("never", {"never@example.com"}),
     ],
 )
@@ -195,13 +192,25 @@ def test_it_filters_by_last_active(staff_client, spanish, choice, expected):
     make_user("never@example.com")
     make_user("long-ago@example.com", last_login=now - dt.timedelta(days=90))
 
-    assert listed(staff_client, active=choice) == expected  # staff logged in just now
+    assert listed(staff_client, active=choice) == expected  # staff (logged in) are not learners
+
+
+def test_the_list_shows_learners_and_staff_only_when_asked(staff_client, alice):
+    assert listed(staff_client) == {"alice@example.com"}
+    assert listed(staff_client, role="staff") == {"staff@example.com"}
+    assert listed(staff_client, role="everyone") == {"alice@example.com", "staff@example.com"}
+
+
+def test_the_admin_index_has_one_accounts_heading_and_says_learners(staff_client):
+    page = staff_client.get("/admin/").content.decode()
+    assert page.count(">Accounts</a>") == 1
+    assert ">Learners</a>" in page and ">Users</a>" not in page
 
 
 def test_it_filters_staff_and_active_users(staff_client, alice, bob):
     User.objects.filter(pk=bob.pk).update(is_active=False)
 
-    assert listed(staff_client, is_staff__exact="1") == {"staff@example.com"}
+    assert listed(staff_client, role="staff") == {"staff@example.com"}
     assert listed(staff_client, is_active__exact="0") == {"bob@example.com"}
 
 
@@ -409,7 +418,7 @@ def test_the_deactivate_action_deactivates_learners_but_not_yourself(
     staff_client, staff, alice, bob
 ):
     response = staff_client.post(
-        CHANGELIST,
+        CHANGELIST + "?role=everyone",  # staff are listed only when asked for
         {"action": "deactivate", "_selected_action": [alice.pk, staff.pk]},
         follow=True,
     )
@@ -453,3 +462,22 @@ def test_learners_and_visitors_are_sent_to_the_admin_login(who, alice, alice_cli
     assert alice.is_active and not alice.is_staff
     assert not User.objects.filter(email="dora@example.com").exists()
     assert mail.outbox == []
+
+
+def test_invitations_name_the_site_and_its_domain_not_the_host(staff_client, settings, alice, mailoutbox):
+    settings.SITE_NAME = "Parlance School"
+    settings.SITE_DOMAIN = "learn.example.org"
+    staff_client.post("/admin/accounts/user/", {"action": "send_invitation", "_selected_action": [alice.pk]})
+    message = mailoutbox[-1]
+    assert message.subject.startswith("[Parlance School] ")
+    assert "Hello from Parlance School!" in message.body and "testserver" not in message.body
+    assert "http://learn.example.org/accounts/password/reset/key/" in message.body
+    assert "learn.example.org" in message.body.rsplit("Thank you", 1)[-1]
+
+
+def test_a_password_reset_email_names_the_site(client, settings, alice, mailoutbox):
+    settings.SITE_NAME = "Parlance School"
+    client.post("/accounts/password/reset/", {"email": alice.email})
+    message = mailoutbox[-1]
+    assert message.subject.startswith("[Parlance School] ")
+    assert "Hello from Parlance School!" in message.body

@@ -255,3 +255,40 @@ def test_learners_and_visitors_are_sent_to_the_admin_login(
         response = visitor.get(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith("/admin/login/"), url
+
+
+def test_items_the_server_never_saw_on_a_watched_call_are_marked_unverified(staff_client, alice):
+    from django.utils import timezone
+
+    session = TutorSession.objects.create(
+        learner=alice, model="m", voice="v", instructions="", sideband_joined_at=timezone.now()
+    )
+    session.items.create(item_id="seen", role="assistant", text="Hola, seen", order=1, verified=True)
+    session.items.create(item_id="claimed", role="user", text="Page only", order=2, verified=False)
+    page = staff_client.get(f"/admin/tutor/tutorsession/{session.pk}/transcript/").content.decode()
+    seen, claimed = page.index("Hola, seen"), page.index("Page only")
+    marks = [i for i in range(len(page)) if page.startswith('<span class="unverified-mark" title', i)]
+    assert len(marks) == 1 and seen < marks[0] < claimed
+
+
+def test_a_call_the_server_did_not_watch_says_so_once(staff_client, alice):
+    session = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="")
+    session.items.create(item_id="a", role="user", text="hola", order=1)
+    page = staff_client.get(f"/admin/tutor/tutorsession/{session.pk}/transcript/").content.decode()
+    assert "The server did not watch this call" in page
+    assert '<span class="unverified-mark" title' not in page
+
+
+def test_status_model_and_end_reason_are_read_only(staff_client, alice):
+    session = TutorSession.objects.create(
+        learner=alice, model="gpt-realtime", voice="v", instructions="", status="ended", end_reason="ended"
+    )
+    page = staff_client.get(f"/admin/tutor/tutorsession/{session.pk}/change/").content.decode()
+    for name in ("status", "model", "end_reason", "learner"):
+        assert f'name="{name}"' not in page
+    staff_client.post(
+        f"/admin/tutor/tutorsession/{session.pk}/change/",
+        {"status": "live", "model": "forged", "end_reason": "forged", "instructions": "x"},
+    )
+    session.refresh_from_db()
+    assert (session.status, session.model, session.end_reason) == ("ended", "gpt-realtime", "ended")

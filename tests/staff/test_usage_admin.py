@@ -95,3 +95,13 @@ def test_staff_without_the_session_view_permission_are_refused(db, sessions):
     client = Client()
     client.force_login(User.objects.get(pk=clerk.pk))
     assert client.get(URL).status_code == 403
+
+
+def test_the_dates_start_as_this_month(staff_client, monkeypatch):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: dt.date(2026, 11, 17))
+    page = staff_client.get("/admin/tutor/tutorsession/usage/").content.decode()
+    assert 'value="2026-11-01"' in page and 'value="2026-11-17"' in page
