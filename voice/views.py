@@ -31,6 +31,16 @@ def _json_error(status: int, message: str, code: str, **extra) -> JsonResponse:
     return JsonResponse({"error": {"message": message, "code": code, **extra}}, status=status)
 
 
+def _refused(error: Exception) -> JsonResponse:
+    """The JSON answer to a mint or call that could not be made: a bad request (ValueError),
+    a limit or a closed session (KeyRefused), or the Realtime API's refusal (RealtimeError)."""
+    if isinstance(error, KeyRefused):
+        return _json_error(error.status, error.message, error.code, **error.extra)
+    if isinstance(error, realtime.RealtimeError):
+        return _json_error(error.status, error.message, error.code)
+    return _json_error(400, str(error), "bad_request")
+
+
 def _requested_session_id(body: bytes) -> int | None:
     """The ``session_id`` of a reconnect, None for a new session; ValueError if malformed."""
     if not body.strip():
@@ -64,12 +74,8 @@ async def realtime_token(request: HttpRequest) -> JsonResponse:
             learner=request.user,
             request_read=lambda: (_requested_session_id(request.body), realtime.upstream_for(request)),
         )
-    except ValueError as error:
-        return _json_error(400, str(error), "bad_request")
-    except KeyRefused as refusal:
-        return _json_error(refusal.status, refusal.message, refusal.code, **refusal.extra)
-    except realtime.RealtimeError as error:
-        return _json_error(error.status, error.message, error.code)
+    except (ValueError, KeyRefused, realtime.RealtimeError) as error:
+        return _refused(error)
     return JsonResponse(minted.answer())
 
 
@@ -101,10 +107,6 @@ async def realtime_call(request: HttpRequest) -> JsonResponse:
         call_request = call_request_parse(data)
         upstream = realtime.upstream_for(request)
         answer = await call_create(learner=learner, request=call_request, upstream=upstream)
-    except ValueError as error:
-        return _json_error(400, str(error), "bad_request")
-    except KeyRefused as refusal:
-        return _json_error(refusal.status, refusal.message, refusal.code, **refusal.extra)
-    except realtime.RealtimeError as error:
-        return _json_error(error.status, error.message, error.code)
+    except (ValueError, KeyRefused, realtime.RealtimeError) as error:
+        return _refused(error)
     return JsonResponse(answer, status=201)

@@ -74,3 +74,33 @@ def speech_wav(
     )
     raw.unlink()
     return target
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+class CheckedBrowser:
+    """One browser context that records console errors and checks page widths; its
+    screenshots are ``artifacts/<prefix>-<shot>-<name>.png``."""
+
+    def __init__(self, context, name: str, *, prefix: str) -> None:
+        self.context = context
+        self.name = name
+        self.prefix = prefix
+        self.errors: list[str] = []
+
+    async def page(self):
+        page = await self.context.new_page()
+        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
+        page.on("console", lambda m: self.errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
+        return page
+
+    async def check(self, page, shot: str) -> None:
+        """Save a full-page screenshot and fail if the page is wider than the viewport."""
+        import os
+
+        artifacts = Path(os.environ.get("PARLANCE_ARTIFACTS", ARTIFACTS))
+        artifacts.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(artifacts / f"{self.prefix}-{shot}-{self.name}.png"), full_page=True)
+        width = await page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"{page.url} is {width[0]}px wide in a {width[1]}px {self.name} viewport"

@@ -7,11 +7,11 @@ Screenshots of each page go to ``artifacts/`` (not committed) for a person to lo
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
+
+from tests.support.browser import CheckedBrowser
 from django.utils import timezone
 
 from accounts.models import User
@@ -29,7 +29,6 @@ from tutor.models import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(os.environ.get("PARLANCE_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts"))
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 EMAIL = "nora@example.com"
@@ -81,26 +80,8 @@ def make_learner() -> tuple[User, TutorSession]:
     return learner, session
 
 
-class Browser:
-    """One signed-in browser context that records console errors and checks page widths."""
-
-    def __init__(self, context, name: str) -> None:
-        self.context = context
-        self.name = name
-        self.errors: list[str] = []
-
-    async def page(self):
-        page = await self.context.new_page()
-        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
-        page.on("console", lambda m: self.errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
-        return page
-
-    async def check(self, page, shot: str) -> None:
-        """Save a full-page screenshot and fail if the page is wider than the viewport."""
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(ARTIFACTS / f"learner-{shot}-{self.name}.png"), full_page=True)
-        width = await page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert width[0] <= width[1], f"{page.url} is {width[0]}px wide in a {width[1]}px {self.name} viewport"
+def Browser(context, name: str) -> CheckedBrowser:
+    return CheckedBrowser(context, name, prefix="learner")
 
 
 async def signed_in(chromium, base_url: str, name: str, viewport: dict, **options):

@@ -9,11 +9,11 @@ Screenshots go to ``artifacts/`` (not committed) for a person to look at.
 from __future__ import annotations
 
 import csv
-import os
-from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
+
+from tests.support.browser import CheckedBrowser
 
 from accounts.models import User
 from tutor.models import Review
@@ -21,7 +21,6 @@ from tutor.starter import STARTER_DIR, starter_list_name
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(os.environ.get("PARLANCE_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts"))
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "a-long-pass-phrase-9"
@@ -33,24 +32,8 @@ def vocabulary(language: str) -> dict[str, str]:
     return {row["meaning"]: row["term"] for row in rows}
 
 
-class Browser:
-    def __init__(self, context, name: str) -> None:
-        self.context = context
-        self.name = name
-        self.errors: list[str] = []
-
-    async def page(self):
-        page = await self.context.new_page()
-        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
-        page.on("console", lambda m: self.errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
-        return page
-
-    async def check(self, page, shot: str) -> None:
-        """Save a full-page screenshot and fail if the page is wider than the viewport."""
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(ARTIFACTS / f"onboarding-{shot}-{self.name}.png"), full_page=True)
-        width = await page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert width[0] <= width[1], f"{page.url} is {width[0]}px wide in a {width[1]}px {self.name} viewport"
+def Browser(context, name: str) -> CheckedBrowser:
+    return CheckedBrowser(context, name, prefix="onboarding")
 
 
 async def sign_up(browser: Browser, base: str, email: str):

@@ -7,15 +7,13 @@ The caller is aiortc (tests/standin/rtc.py) with espeak-ng's voice on its microp
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import pytest
-import websockets
 
 from tests.standin.rtc import RealtimeCaller
 from tests.support.clarity import tools_missing
-from tests.voice.test_sideband_e2e import learner, server, signed_in, wait_until  # noqa: F401 (fixtures)
+from tests.voice.test_sideband_e2e import call_reported, learner, server, signed_in, wait_until  # noqa: F401 (fixtures)
 from tutor.clarity import is_clear, term_confidence
 from tutor.models import ConversationItem, Review, TutorSession
 
@@ -44,19 +42,7 @@ async def test_a_spoken_word_is_rated_by_the_clarity_the_sideband_heard(server, 
     caller = RealtimeCaller(audio=True)
     socket = None
     try:
-        answer = await client.post(
-            grant["calls_url"], content=await caller.offer(),
-            headers={"Authorization": f"Bearer {grant['client_secret']}", "Content-Type": "application/sdp"},
-        )
-        call_id = answer.headers["location"].rsplit("/", 1)[-1]
-        await caller.accept(answer.text)
-        cookies = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-        socket = await websockets.connect(
-            server.base_url.replace("http", "ws") + grant["socket_url"],
-            additional_headers={"Cookie": cookies, "Origin": server.base_url},
-        )
-        await socket.send(json.dumps({"type": "call", "call_id": call_id}))
-        assert json.loads(await socket.recv())["type"] == "call_ack"
+        call_id, socket = await call_reported(client, server, grant, caller)
         session_id = grant["session_id"]
         await wait_until(lambda: TutorSession.objects.get(pk=session_id).sideband_joined_at)
 

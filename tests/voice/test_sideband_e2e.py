@@ -64,6 +64,26 @@ async def wait_until(check, *, timeout=20.0):
     raise AssertionError("timed out")
 
 
+async def call_reported(client: httpx.AsyncClient, server, grant: dict, caller: RealtimeCaller):
+    """Open the call with the grant's key, as a bare client, and report its id on the
+    conversation socket: the call id and the open socket."""
+    answer = await client.post(
+        grant["calls_url"], content=await caller.offer(),
+        headers={"Authorization": f"Bearer {grant['client_secret']}", "Content-Type": "application/sdp"},
+    )
+    assert answer.status_code == 201
+    call_id = answer.headers["location"].rsplit("/", 1)[-1]
+    await caller.accept(answer.text)
+    cookies = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    socket = await websockets.connect(
+        server.base_url.replace("http", "ws") + grant["socket_url"],
+        additional_headers={"Cookie": cookies, "Origin": server.base_url},
+    )
+    await socket.send(json.dumps({"type": "call", "call_id": call_id}))
+    assert json.loads(await socket.recv())["type"] == "call_ack"
+    return call_id, socket
+
+
 async def test_a_bare_client_gets_its_tool_call_run_and_recorded_by_the_server(server, learner):
     client = await signed_in(server.base_url)
     grant = (await client.post("/tutor/token/", headers={"X-CSRFToken": client.cookies["csrftoken"]})).json()
@@ -72,21 +92,7 @@ async def test_a_bare_client_gets_its_tool_call_run_and_recorded_by_the_server(s
     caller = RealtimeCaller(audio=False)
     socket = None
     try:
-        answer = await client.post(
-            grant["calls_url"], content=await caller.offer(),
-            headers={"Authorization": f"Bearer {grant['client_secret']}", "Content-Type": "application/sdp"},
-        )
-        assert answer.status_code == 201
-        call_id = answer.headers["location"].rsplit("/", 1)[-1]
-        await caller.accept(answer.text)
-
-        cookies = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-        socket = await websockets.connect(
-            server.base_url.replace("http", "ws") + grant["socket_url"],
-            additional_headers={"Cookie": cookies, "Origin": server.base_url},
-        )
-        await socket.send(json.dumps({"type": "call", "call_id": call_id}))
-        assert json.loads(await socket.recv())["type"] == "call_ack"
+        call_id, socket = await call_reported(client, server, grant, caller)
         session = await TutorSession.objects.aget(pk=grant["session_id"])
         await wait_until(lambda: TutorSession.objects.get(pk=session.pk).sideband_joined_at)
 
