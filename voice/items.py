@@ -222,6 +222,11 @@ def _item_save_once(
     if verified and not item.verified:
         item.verified = True
         changed.append("verified")
+        # What the call says the item is, not what the page said it was.
+        for name, value in (("role", role), ("kind", kind)):
+            if getattr(item, name) != value:
+                setattr(item, name, value)
+                changed.append(name)
     if not changed:
         return item, UNCHANGED
     # A later version replaces the earlier one: only the difference counts against the caps.
@@ -252,7 +257,8 @@ def conversation_item_save(
     new text or raw data updates the item; an empty text never replaces a saved one; nothing
     the page sends replaces an item the sideband saw, and nothing replaces an item the
     guardrail flagged (the evidence staff review). Role and kind are kept from the first
-    save; an ``order`` of None keeps the saved one. ``ItemRefused`` when the item would pass
+    save, unless the sideband's copy says otherwise; an ``order`` of None keeps the saved
+    one. ``ItemRefused`` when the item would pass
     a storage cap. Two writers racing on the same new item both succeed: the loser's insert
     hits the unique constraint and it updates the winner's row instead.
     """

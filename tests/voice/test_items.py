@@ -157,3 +157,10 @@ def test_the_one_statement_insert_still_stops_at_the_caps(session, settings):
     # An update of a saved item is not a new item: it still goes through.
     item, outcome = save(session, item_id="a", text="uno, dos")
     assert (outcome, item.text) == (UPDATED, "uno, dos")
+
+
+def test_the_sideband_copy_of_an_item_the_page_mislabelled_says_what_it_really_is(session):
+    save(session, item_id="item_x", role="assistant", kind="function_call", text="record_word_practice(...)", order=2)
+    item, status = save(session, item_id="item_x", role="user", kind="message", text="hola", order=None, verified=True)
+    assert status == UPDATED
+    assert (item.role, item.kind, item.text, item.verified, item.order) == ("user", "message", "hola", True, 2)
