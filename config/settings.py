@@ -123,6 +123,10 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         DB_POOL, DB_POOL_MISSING = False, True  # config/checks.py warns (parlance.W005)
     if DB_POOL:
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        # Each borrowed connection is checked first (Django passes the pool psycopg's
+        # check_connection; one round trip): one that PostgreSQL closed (a restart, a failover)
+        # is replaced, not handed to a request to fail on.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DB_POOL_MIN_SIZE", 2, minimum=0),
             "max_size": env_int("DB_POOL_MAX_SIZE", 20, minimum=1),

@@ -163,11 +163,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def _session_open(self) -> bool:
         """Whether the session is still open and its learner still active (read afresh: the
         session may have ended, or the learner been deactivated, in any process)."""
-        return await (
-            TutorSession.objects.filter(pk=self.session.pk, learner__is_active=True)
-            .exclude(status__in=CLOSED_STATUSES)
-            .aexists()
-        )
+        # A read, so it rides out a database restart the way the saves do.
+        return await database_sync_to_async(db_retrying(_session_is_open), thread_sensitive=False)(self.session.pk)
 
     async def _refuse_closed(self, message) -> None:
         if isinstance(message, ToolMessage):
@@ -298,3 +295,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         self, code: str, message: str, *, item_id: str | None = None, response_id: str | None = None
     ) -> None:
         await self.send_json(error_reply(code, message, item_id=item_id, response_id=response_id))
+
+
+def _session_is_open(session_id: int) -> bool:
+    return (
+        TutorSession.objects.filter(pk=session_id, learner__is_active=True)
+        .exclude(status__in=CLOSED_STATUSES)
+        .exists()
+    )

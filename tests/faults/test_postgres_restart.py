@@ -68,7 +68,19 @@ async def send_items(
     return acks, errors, sent
 
 
-def test_items_sent_across_a_postgresql_restart_are_all_saved_once(alice):
+@pytest.mark.parametrize(
+    "env, felt",
+    [
+        # Persistent connections: the restart leaves each worker thread a dead connection to
+        # trip on, and the saves' retries ride it out.
+        ({"DB_POOL": "off", "DB_CONN_MAX_AGE": "60"}, True),
+        # The pool (the default): each borrowed connection is checked, so a dead one is
+        # replaced before a save sees it.
+        ({}, False),
+    ],
+    ids=["persistent-connections", "pool"],
+)
+def test_items_sent_across_a_postgresql_restart_are_all_saved_once(alice, env, felt):
     session = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="")
     cookie = session_cookie(alice)
     restart = threading.Event()
@@ -78,8 +90,7 @@ def test_items_sent_across_a_postgresql_restart_are_all_saved_once(alice):
         restart.wait(timeout=60)
         restarted.append(postgres_ctl("restart"))
 
-    # Persistent connections: the restart leaves each worker thread a dead connection to trip on.
-    with daphne_running(env={"DB_CONN_MAX_AGE": "60"}) as server:
+    with daphne_running(env=env) as server:
         thread = threading.Thread(target=restarter, daemon=True)
         thread.start()
         try:
@@ -97,7 +108,6 @@ def test_items_sent_across_a_postgresql_restart_are_all_saved_once(alice):
     assert acks == set(sent)
     saved = list(ConversationItem.objects.filter(session=session).values_list("item_id", flat=True))
     assert sorted(saved) == sorted(sent)  # each exactly once
-    assert (
-        "Database unavailable" in log and "retrying" in log
-    )  # the restart was felt, and ridden out
+    if felt:
+        assert "Database unavailable" in log and "retrying" in log  # felt, and ridden out
     assert "Traceback" not in log
