@@ -164,7 +164,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         """Whether the session is still open and its learner still active (read afresh: the
         session may have ended, or the learner been deactivated, in any process)."""
         # A read, so it rides out a database restart the way the saves do.
-        return await database_sync_to_async(db_retrying(_session_is_open), thread_sensitive=False)(self.session.pk)
+        return await database_sync_to_async(db_retrying(_session_is_open))(self.session.pk)
 
     async def _refuse_closed(self, message) -> None:
         if isinstance(message, ToolMessage):
