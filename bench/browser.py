@@ -56,7 +56,6 @@ document.getElementById("start").addEventListener("click", async () => {
   const agent = new RealtimeAgent({ name: "Tutor" });
   const session = new RealtimeSession(agent, { transport: "webrtc", model: token.model });
   session.on("transport_event", (event) => {
-    if (event.type === "session.updated" && window.benchLive === undefined) window.benchLive = performance.now();
     if (event.type === "error") window.benchError = JSON.stringify(event);
   });
   try {
@@ -72,8 +71,9 @@ OFFICIAL_PAGE = """<!doctype html>
 <body><button id="start">Start</button><script src="/bench/official/bundle.js"></script></body></html>
 """
 
-# The clock: a capturing click listener on the start button, and, for our page, the moment
-# the page turns "live" (it does on its first session.updated).
+# The clock, the same for both pages: a capturing click listener on the start button, and
+# the receipt of the first `session.updated` on the `oai-events` data channel (a listener the
+# channel gets as it is created, before the page's own), not whatever the page does next.
 CLOCK_JS = """
 document.addEventListener("click", (event) => {
   if (event.target.closest("#start, [data-action=start]") && window.benchStart === undefined) {
@@ -98,13 +98,17 @@ if (navigator.mediaDevices) {
     return stream;
   };
 }
-document.addEventListener("DOMContentLoaded", () => {
-  const root = document.getElementById("tutor");
-  if (!root) return;
-  new MutationObserver(() => {
-    if (root.dataset.state === "live" && window.benchLive === undefined) window.benchLive = performance.now();
-  }).observe(root, { attributes: true, attributeFilter: ["data-state"] });
-});
+const benchCreateDataChannel = RTCPeerConnection.prototype.createDataChannel;
+RTCPeerConnection.prototype.createDataChannel = function (...args) {
+  const channel = benchCreateDataChannel.apply(this, args);
+  channel.addEventListener("message", (message) => {
+    if (window.benchLive !== undefined || typeof message.data !== "string") return;
+    if (message.data.includes('"session.updated"') && JSON.parse(message.data).type === "session.updated") {
+      window.benchLive = performance.now();
+    }
+  });
+  return channel;
+};
 """
 
 
