@@ -40,6 +40,10 @@ from _common import (
 PACKAGE = "@openai/agents-realtime"
 NPM_UNAVAILABLE = 3  # exit status when the official client cannot be installed
 TIMEOUT_MS = 30_000
+# Both pages sit this long between loading and the click: a learner does not click within
+# milliseconds of the page appearing, and the previous run's call (hung up as its context
+# closed) is torn down in daphne meanwhile rather than inside the next run's clock.
+SETTLE_MS = 500
 
 ENTRY_JS = """
 import { RealtimeAgent, RealtimeSession } from "@openai/agents-realtime";
@@ -226,9 +230,9 @@ async def one_run(
         if which == "official":
             scripts.clear()
             await page.goto(f"{base_url}/bench/official/")
-            await page.click("#start")
-        else:
-            await page.click("[data-action=start]")
+        await page.wait_for_load_state("networkidle")
+        await page.wait_for_timeout(SETTLE_MS)
+        await page.click("#start" if which == "official" else "[data-action=start]")
         try:
             await page.wait_for_function(
                 "() => window.benchLive !== undefined || window.benchError !== undefined",
