@@ -40,6 +40,10 @@ from _common import (
 PACKAGE = "@openai/agents-realtime"
 NPM_UNAVAILABLE = 3  # exit status when the official client cannot be installed
 TIMEOUT_MS = 30_000
+# Both pages sit this long between loading and the click: a learner does not click within
+# milliseconds of the page appearing, and the previous run's call (hung up as its context
+# closed) is torn down in daphne meanwhile rather than inside the next run's clock.
+SETTLE_MS = 500
 
 ENTRY_JS = """
 import { RealtimeAgent, RealtimeSession } from "@openai/agents-realtime";
@@ -56,7 +60,6 @@ document.getElementById("start").addEventListener("click", async () => {
   const agent = new RealtimeAgent({ name: "Tutor" });
   const session = new RealtimeSession(agent, { transport: "webrtc", model: token.model });
   session.on("transport_event", (event) => {
-    if (event.type === "session.updated" && window.benchLive === undefined) window.benchLive = performance.now();
     if (event.type === "error") window.benchError = JSON.stringify(event);
   });
   try {
@@ -72,22 +75,43 @@ OFFICIAL_PAGE = """<!doctype html>
 <body><button id="start">Start</button><script src="/bench/official/bundle.js"></script></body></html>
 """
 
-# The clock: a capturing click listener on the start button, and, for our page, the moment
-# the page turns "live" (it does on its first session.updated).
+# The clock, the same for both pages: a capturing click listener on the start button, and
+# the receipt of the first `session.updated` on the `oai-events` data channel (a listener the
+# channel gets as it is created, before the page's own), not whatever the page does next.
 CLOCK_JS = """
 document.addEventListener("click", (event) => {
   if (event.target.closest("#start, [data-action=start]") && window.benchStart === undefined) {
     window.benchStart = performance.now();
+    performance.mark("bench-click");
   }
 }, true);
 // Where the time goes: when the key request and the microphone start and end.
 window.benchMarks = {};
 const benchFetch = window.fetch;
+const benchMark = (name, started) => {
+  if (window.benchMarks[name] === undefined) window.benchMarks[name] = [started, performance.now()];
+};
 window.fetch = async (...args) => {
   const started = performance.now();
   const response = await benchFetch(...args);
-  if (String(args[0]).includes("/tutor/token/")) window.benchMarks.token = [started, performance.now()];
+  if (String(args[0]).includes("/tutor/token/")) benchMark("token", started);
+  if (String(args[0]).includes("/realtime/calls")) benchMark("offer", started);
   return response;
+};
+// Each WebRTC step, the first time it runs (the same wrappers on both pages).
+for (const step of ["createOffer", "setLocalDescription", "setRemoteDescription"]) {
+  const original = RTCPeerConnection.prototype[step];
+  RTCPeerConnection.prototype[step] = async function (...args) {
+    const started = performance.now();
+    const result = await original.apply(this, args);
+    benchMark(step, started);
+    return result;
+  };
+}
+const benchSend = RTCDataChannel.prototype.send;
+RTCDataChannel.prototype.send = function (...args) {
+  benchMark("send", performance.now());
+  return benchSend.apply(this, args);
 };
 if (navigator.mediaDevices) {
   const benchGetUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
@@ -98,13 +122,20 @@ if (navigator.mediaDevices) {
     return stream;
   };
 }
-document.addEventListener("DOMContentLoaded", () => {
-  const root = document.getElementById("tutor");
-  if (!root) return;
-  new MutationObserver(() => {
-    if (root.dataset.state === "live" && window.benchLive === undefined) window.benchLive = performance.now();
-  }).observe(root, { attributes: true, attributeFilter: ["data-state"] });
-});
+const benchCreateDataChannel = RTCPeerConnection.prototype.createDataChannel;
+RTCPeerConnection.prototype.createDataChannel = function (...args) {
+  const channel = benchCreateDataChannel.apply(this, args);
+  benchMark("peer", performance.now());
+  channel.addEventListener("open", () => benchMark("open", performance.now()));
+  channel.addEventListener("message", (message) => {
+    if (window.benchLive !== undefined || typeof message.data !== "string") return;
+    if (message.data.includes('"session.updated"') && JSON.parse(message.data).type === "session.updated") {
+      window.benchLive = performance.now();
+      performance.mark("bench-session-updated");
+    }
+  });
+  return channel;
+};
 """
 
 
@@ -190,8 +221,52 @@ def learner_cookie() -> str:
     return client.cookies["sessionid"].value
 
 
+TRACE_CATEGORIES = [
+    "toplevel",
+    "blink.user_timing",
+    "devtools.timeline",
+    "v8.execute",
+    "webrtc",
+    "disabled-by-default-webrtc",
+]
+TASKS = {"ThreadControllerImpl::RunTask", "RunTask", "ThreadPool_RunTask"}
+
+
+def trace_summary(path: Path) -> list[tuple[str, float, int]]:
+    """From a Chromium trace: each thread's busy time (top-level tasks, clipped) between the
+    click and session.updated, busiest first, as (process/thread, ms, tasks)."""
+    events = json.loads(path.read_text())
+    events = events.get("traceEvents", events) if isinstance(events, dict) else events
+    names, processes, marks = {}, {}, {}
+    for e in events:
+        if e.get("ph") == "M" and e.get("name") == "thread_name":
+            names[(e["pid"], e["tid"])] = e["args"]["name"]
+        elif e.get("ph") == "M" and e.get("name") == "process_name":
+            processes[e["pid"]] = e["args"]["name"]
+        elif e.get("name") in ("bench-click", "bench-session-updated") and "ts" in e:
+            marks.setdefault(e["name"], e["ts"])
+    if len(marks) < 2:
+        return []
+    begin, end = marks["bench-click"], marks["bench-session-updated"]
+    busy: dict[tuple, list] = {}
+    for e in events:
+        if e.get("ph") != "X" or e.get("name") not in TASKS or "dur" not in e:
+            continue
+        overlap = min(end, e["ts"] + e["dur"]) - max(begin, e["ts"])
+        if overlap > 0:
+            entry = busy.setdefault((e["pid"], e["tid"]), [0.0, 0])
+            entry[0] += overlap / 1000
+            entry[1] += 1
+    rows = [
+        (f"{processes.get(pid, pid)}/{names.get((pid, tid), tid)}", ms, n)
+        for (pid, tid), (ms, n) in busy.items()
+    ]
+    rows.append(("(click to session.updated, wall)", (end - begin) / 1000, 0))
+    return sorted(rows, key=lambda row: -row[1])
+
+
 async def one_run(
-    browser, base_url: str, cookie: str, which: str, bundle: bytes
+    browser, base_url: str, cookie: str, which: str, bundle: bytes, trace: Path | None = None
 ) -> tuple[float, int, int, dict]:
     """Milliseconds from the click to session.updated, the page's JS bytes (raw, gzip), and phases."""
     context = await browser.new_context()
@@ -209,22 +284,27 @@ async def one_run(
     )
     page = await context.new_page()
     scripts: list[asyncio.Task] = []
+    # The scripts of the page that is timed (for the official client, not /tutor/ before it,
+    # whose bodies are gone once the page navigates away).
+    counting = [which == "ours"]
     page.on(
         "response",
         lambda r: (
             scripts.append(asyncio.ensure_future(r.body()))
-            if r.request.resource_type == "script"
+            if counting[0] and r.request.resource_type == "script"
             else None
         ),
     )
     try:
         await page.goto(f"{base_url}/tutor/")  # sets the CSRF cookie, for both pages
         if which == "official":
-            scripts.clear()
+            counting[0] = True
             await page.goto(f"{base_url}/bench/official/")
-            await page.click("#start")
-        else:
-            await page.click("[data-action=start]")
+        await page.wait_for_load_state("networkidle")
+        await page.wait_for_timeout(SETTLE_MS)
+        if trace:
+            await browser.start_tracing(page=page, path=str(trace), categories=TRACE_CATEGORIES)
+        await page.click("#start" if which == "official" else "[data-action=start]")
         try:
             await page.wait_for_function(
                 "() => window.benchLive !== undefined || window.benchError !== undefined",
@@ -244,13 +324,12 @@ async def one_run(
         elapsed, marks = await page.evaluate(
             "() => [window.benchLive - window.benchStart, window.benchMarks]"
         )
+        if trace:
+            await page.wait_for_timeout(200)
+            await browser.stop_tracing()
         bodies = [await task for task in scripts]
         start = await page.evaluate("() => window.benchStart")
-        phases = {
-            "microphone": marks["microphone"][1] - marks["microphone"][0],
-            "key request": marks["token"][1] - marks["token"][0],
-            "key to session.updated": elapsed - (marks["token"][1] - start),
-        }
+        phases = phases_of(marks, start, elapsed)
         return (
             elapsed,
             sum(len(b) for b in bodies),
@@ -261,7 +340,51 @@ async def one_run(
         await context.close()
 
 
-async def run(base_url: str, cookie: str, bundle: bytes, runs: int, warmup: int) -> dict:
+# Where the time goes, each from the marks CLOCK_JS takes (milliseconds).
+PHASES = (
+    "microphone",
+    "key request",
+    "key to session.updated",
+    "  click to key request",
+    "  key to data channel made",
+    "  data channel made to createOffer",
+    "  createOffer",
+    "  setLocalDescription",
+    "  offer POST (answer back)",
+    "  setRemoteDescription",
+    "  answer set to channel open",
+    "  open to session.update sent",
+    "  sent to session.updated",
+)
+
+
+def phases_of(marks: dict, start: float, elapsed: float) -> dict:
+    span = lambda name: marks[name][1] - marks[name][0]  # noqa: E731
+    return dict(
+        zip(
+            PHASES,
+            (
+                span("microphone"),
+                span("token"),
+                elapsed - (marks["token"][1] - start),
+                marks["token"][0] - start,
+                marks["peer"][1] - marks["token"][1],
+                marks["createOffer"][0] - marks["peer"][1],
+                span("createOffer"),
+                span("setLocalDescription"),
+                span("offer"),
+                span("setRemoteDescription"),
+                marks["open"][1] - marks["setRemoteDescription"][1],
+                marks["send"][1] - marks["open"][1],
+                start + elapsed - marks["send"][1],
+            ),
+        )
+    )
+
+
+async def run(
+    base_url: str, cookie: str, bundle: bytes, runs: int, warmup: int, trace_dir: Path | None
+) -> dict:
     from playwright.async_api import async_playwright
 
     from tests.support.browser import CHROMIUM, chromium_args
@@ -270,6 +393,7 @@ async def run(base_url: str, cookie: str, bundle: bytes, runs: int, warmup: int)
     sizes = {}
     failures: list[str] = []
     breakdown: dict[tuple[str, str], list[float]] = {}
+    traces: dict[str, tuple] = {}
     progress = Progress("runs (ours, official, alternating)", 2 * (runs + warmup))
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
@@ -296,15 +420,34 @@ async def run(base_url: str, cookie: str, bundle: bytes, runs: int, warmup: int)
                             breakdown.setdefault((which, phase), []).append(ms)
                     sizes[which] = (raw, packed)
                     progress.step()
+            # One traced connect of each, after the timed runs (tracing slows what it traces).
+            for which in ("ours", "official") if trace_dir else ():
+                path = trace_dir / f"connect-{which}.json"
+                elapsed, _, _, phases = await one_run(
+                    browser, base_url, cookie, which, bundle, trace=path
+                )
+                traces[which] = (elapsed, phases, trace_summary(path))
         finally:
             await browser.close()
-    return {"times": results, "sizes": sizes, "failures": failures, "breakdown": breakdown}
+    return {
+        "times": results,
+        "sizes": sizes,
+        "failures": failures,
+        "breakdown": breakdown,
+        "traces": traces,
+    }
 
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument(
         "--runs", type=int, default=0, help="timed runs of each client (default 20; 1 with --smoke)"
+    )
+    p.add_argument(
+        "--trace",
+        type=Path,
+        default=None,
+        help="after the timed runs, trace one connect of each with Chromium into this folder",
     )
     args = p.parse_args()
     runs = args.runs or (1 if args.smoke else 20)
@@ -313,6 +456,8 @@ def main() -> None:
         'Browser: "Start" to session.updated, and JavaScript bytes: our client vs the official one',
         args,
     )
+    if args.trace:
+        args.trace.mkdir(parents=True, exist_ok=True)
     if shutil.which("npm") is None:
         raise SystemExit("npm is needed to install the official client")
 
@@ -334,7 +479,7 @@ def main() -> None:
 
     connections.close_all()
     with daphne(database_url, env) as server:
-        result = asyncio.run(run(server.base_url, cookie, bundle, runs, warmup))
+        result = asyncio.run(run(server.base_url, cookie, bundle, runs, warmup, args.trace))
 
     ours, official = result["times"]["ours"], result["times"]["official"]
     for failure in result["failures"]:
@@ -350,13 +495,17 @@ def main() -> None:
         target="<= 1.0",
     )
     figure('"Start" to session.updated, p99', percentile(ours, 99), percentile(official, 99), "ms")
-    for phase in ("microphone", "key request", "key to session.updated"):
+    for phase in PHASES:
         figure(
             f"  of which {phase}, p50",
             percentile(result["breakdown"][("ours", phase)], 50),
             percentile(result["breakdown"][("official", phase)], 50),
             "ms",
         )
+    for which, (elapsed, phases, rows) in result["traces"].items():
+        print(f"traced connect, {which}: {elapsed:.1f} ms; " + ", ".join(f"{k.strip()} {v:.1f}" for k, v in phases.items()))
+        for name, ms, tasks in rows[:10]:
+            print(f"  busy {ms:7.1f} ms in {tasks:4d} tasks: {name}")
     (our_raw, our_gz), (their_raw, their_gz) = result["sizes"]["ours"], result["sizes"]["official"]
     raw_ratio = figure("JavaScript bytes", our_raw, their_raw, "B", target="<= 0.2")
     gz_ratio = figure("JavaScript bytes, gzip", our_gz, their_gz, "B", target="<= 0.2")

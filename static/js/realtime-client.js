@@ -32,7 +32,8 @@ export class RealtimeClient extends EventTarget {
   // Parlance's `callsUrl`, which creates the call with the server's key and answers it.
   async connect({ callsUrl, clientSecret, micStream, onCall = null, server = null }) {
     this.closed = false;
-    const pc = new RTCPeerConnection();
+    const certificate = await pageCertificate();
+    const pc = new RTCPeerConnection(certificate ? { certificates: [certificate] } : undefined);
     this.pc = pc;
     pc.addEventListener("track", (event) => {
       if (this.audioElement) this.audioElement.srcObject = event.streams[0] || new MediaStream([event.track]);
@@ -135,6 +136,20 @@ export class RealtimeClient extends EventTarget {
     }
   }
 }
+
+// The DTLS certificate, made once per page, when it loads: a peer connection made without one
+// generates its own, and its first createOffer waits for that on the way to the call.
+let certificate = null;
+function pageCertificate() {
+  const made = certificate;
+  certificate = null;
+  if (typeof RTCPeerConnection === "undefined" || !RTCPeerConnection.generateCertificate) return Promise.resolve(null);
+  certificate = (made || Promise.resolve(null)).then((cert) =>
+    cert && cert.expires > Date.now() + 60000 ? cert : RTCPeerConnection.generateCertificate({ name: "ECDSA", namedCurve: "P-256" }),
+  ).catch(() => null);
+  return certificate;
+}
+pageCertificate();
 
 // The offer to Parlance's own calls URL: the session, the page, and the CSRF token.
 function serverCallRequest({ sessionId, csrfToken, pageId }, sdp) {
