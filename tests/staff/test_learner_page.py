@@ -6,20 +6,9 @@ import datetime as dt
 
 import pytest
 
-from tests.conftest import make_teacher
 from tutor.models import Classroom, TestResult, TutorSession, WordProgress
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def teacher_client(client, alice):
-    teacher = make_teacher("teacher@example.com")
-    classroom = Classroom.objects.create(name="Class A")
-    classroom.teachers.add(teacher)
-    classroom.learners.add(alice)
-    client.force_login(teacher)
-    return client
 
 
 def page_of(client, learner) -> str:

@@ -5,19 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import make_teacher
-from tutor.models import Classroom, TestResult, TutorSession
+from tutor.models import TestResult, TutorSession
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def teacher_client(client, alice):
-    teacher = make_teacher("teacher@example.com")
-    classroom = Classroom.objects.create(name="Class A")
-    classroom.teachers.add(teacher)
-    classroom.learners.add(alice)
-    client.force_login(teacher)
-    return client
 
 
 def test_a_teacher_cannot_record_a_grade_for_another_classes_learner(teacher_client, alice, bob):
