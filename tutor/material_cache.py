@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -32,8 +34,9 @@ from tutor.models import WordProgress
 from tutor.progress import TutorMaterial, tutor_material
 
 MAX_AGE_SECONDS = 300
-FORMAT = 1  # change when TutorMaterial's shape changes, so old entries are never read
+FORMAT = 2  # change when an entry's shape changes (TutorMaterial's, or a derived value's), so old entries are never read
 _LISTS_KEY = "tutor-material-version:lists"
+T = TypeVar("T")
 
 
 def _learner_key(learner_id: int) -> str:
@@ -76,17 +79,6 @@ def word_lists_changed() -> None:
     _bump(_LISTS_KEY)
 
 
-def _versions(learner_id: int) -> tuple[str, str]:
-    keys = [_learner_key(learner_id), _LISTS_KEY]
-    found = cache.get_many(keys)
-    missing = [key for key in keys if key not in found]
-    if missing:
-        for key in missing:
-            cache.add(key, _token(), timeout=None)
-        found.update(cache.get_many(missing))
-    return found.get(keys[0], ""), found.get(keys[1], "")
-
-
 def _next_due(*, learner, now: dt.datetime) -> dt.datetime | None:
     """When the learner's next assigned, practised word falls due after ``now``."""
     return (
@@ -99,32 +91,66 @@ def _next_due(*, learner, now: dt.datetime) -> dt.datetime | None:
     )
 
 
-def tutor_material_cached(
-    *, learner, now: dt.datetime, limit: int, revision_limit: int
-) -> TutorMaterial:
-    """``tutor_material`` for ``learner`` at ``now``, from the cache when it is still right."""
-    learner_version, lists_version = _versions(learner.pk)
-    if not (learner_version and lists_version):  # the cache cannot keep anything right now
-        return tutor_material(learner=learner, now=now, limit=limit, revision_limit=revision_limit)
+def _entry_key(*, learner, name: str, fingerprint: str, limit: int, revision_limit: int) -> str:
     # date_joined: a database that reuses a deleted learner's id never hands over their entry.
     joined = learner.date_joined.timestamp() if learner.date_joined else 0
-    key = (
-        f"tutor-material:{FORMAT}:{learner.pk}:{joined}:{learner_version}:{lists_version}"
-        f":{limit}:{revision_limit}"
+    return f"tutor-material:{FORMAT}:{learner.pk}:{joined}:{name}:{fingerprint}:{limit}:{revision_limit}"
+
+
+def material_derived_cached(
+    *,
+    learner,
+    now: dt.datetime,
+    limit: int,
+    revision_limit: int,
+    derive: Callable[[TutorMaterial], T],
+    name: str,
+    fingerprint: str = "",
+) -> T:
+    """``derive(tutor_material(...))`` for ``learner`` at ``now``, from the cache while it is
+    still right: what a key mint needs (the tutor's plan) costs one cache read and no query.
+
+    ``derive`` must be pure and depend only on the material and on what ``fingerprint`` names
+    (the learner's fields and the settings it reads), as ``name`` must name what it makes.
+    The entry and the two versions are read in one round trip; an entry counts only when it was
+    filed under the versions read with it, and only in the moments it is right for.
+    """
+    learner_key = _learner_key(learner.pk)
+    entry_key = _entry_key(
+        learner=learner, name=name, fingerprint=fingerprint, limit=limit, revision_limit=revision_limit
     )
-    entry = cache.get(key)
+    found = cache.get_many([learner_key, _LISTS_KEY, entry_key])
+    missing = [key for key in (learner_key, _LISTS_KEY) if key not in found]
+    if missing:
+        for key in missing:
+            cache.add(key, _token(), timeout=None)
+        found.update(cache.get_many(missing))
+    versions = (found.get(learner_key, ""), found.get(_LISTS_KEY, ""))
+    if not all(versions):  # the cache cannot keep anything right now
+        return derive(tutor_material(learner=learner, now=now, limit=limit, revision_limit=revision_limit))
+    entry = found.get(entry_key)
     if entry is not None:
-        built_at, valid_until, material = entry
-        if built_at <= now < valid_until:
-            return material
-    material = tutor_material(learner=learner, now=now, limit=limit, revision_limit=revision_limit)
+        filed_under, built_at, valid_until, value = entry
+        if filed_under == versions and built_at <= now < valid_until:
+            return value
+    value = derive(tutor_material(learner=learner, now=now, limit=limit, revision_limit=revision_limit))
     valid_until = now + dt.timedelta(seconds=MAX_AGE_SECONDS)
     next_due = _next_due(learner=learner, now=now)
     if next_due is not None:
         valid_until = min(valid_until, next_due)
     timeout = max(1, int((valid_until - now).total_seconds()) + 1)
-    cache.set(key, (now, valid_until, material), timeout=timeout)
-    return material
+    cache.set(entry_key, (versions, now, valid_until, value), timeout=timeout)
+    return value
+
+
+def tutor_material_cached(
+    *, learner, now: dt.datetime, limit: int, revision_limit: int
+) -> TutorMaterial:
+    """``tutor_material`` for ``learner`` at ``now``, from the cache when it is still right."""
+    return material_derived_cached(
+        learner=learner, now=now, limit=limit, revision_limit=revision_limit,
+        derive=lambda material: material, name="material",
+    )
 
 
 # --- What changes the material (connected in tutor.apps) ------------------------------------

@@ -1,7 +1,7 @@
 """From a learner's data to the tutor's instructions and the whole Realtime session config.
 
 ``tutor_plan_build`` reads (five queries whatever the vocabulary size, see
-``tutor.progress.tutor_material``; none while ``tutor.material_cache`` holds the result);
+``tutor.progress.tutor_material``; none while ``tutor.material_cache`` holds the plan);
 everything else here is pure, so the same data always gives the same text. The instructions
 carry one line ``Focus words: gato, perro, casa`` with the exact terms the tools accept; the
 local stand-in's scripted tutor reads it too.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.conf import settings
 
 from common import clock
 from common.text import text_fold
-from tutor.material_cache import tutor_material_cached
+from tutor.material_cache import material_derived_cached
 from tutor.progress import TutorMaterial, WordState
 from voice.tools.schemas import TOOL_DEFINITIONS
 
@@ -238,16 +239,33 @@ def tutor_plan_render(*, learner, material: TutorMaterial) -> TutorPlan:
     )
 
 
+PLAN_FORMAT = 1  # change with what a plan holds or how it is rendered, so no old plan is used
+
+
+def _plan_fingerprint(learner) -> str:
+    """Everything a plan depends on besides the material: the learner's fields and the settings
+    ``tutor_plan_render`` reads (a change to any of them makes another cache entry)."""
+    inputs = (
+        PLAN_FORMAT, learner.target_language, learner.native_language, learner.cefr_level,
+        learner.display_name, settings.REALTIME_MODEL, settings.REALTIME_VOICE,
+        settings.REALTIME_TRANSCRIBE_MODEL,
+    )
+    return hashlib.blake2b(repr(inputs).encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
 def tutor_plan_build(*, learner, now: dt.datetime | None = None) -> TutorPlan:
-    """The tutor's plan for ``learner`` now: their material from the cache while it is still
-    right (``tutor.material_cache``), else read from the database."""
-    material = tutor_material_cached(
+    """The tutor's plan for ``learner`` now, rendered from their material and kept in the cache
+    with it while it is still right (``tutor.material_cache``): a mint reads it in one cache
+    round trip, with no query and no rendering."""
+    return material_derived_cached(
         learner=learner,
         now=now or clock.now(),
         limit=MAX_FOCUS_WORDS,
         revision_limit=MAX_REVISION_WORDS,
+        derive=lambda material: tutor_plan_render(learner=learner, material=material),
+        name="plan",
+        fingerprint=_plan_fingerprint(learner),
     )
-    return tutor_plan_render(learner=learner, material=material)
 
 
 def focus_words_shown(focus: list[FocusWord] | tuple[FocusWord, ...]) -> list[dict[str, str]]:

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from common import clock
+from common.db import row_insert, row_lock
 from tutor.models import TutorSession
 from voice.limits import (
     TIME_LIMIT,
@@ -56,8 +57,9 @@ def tutor_session_get(*, learner, session_id: int) -> TutorSession | None:
 def tutor_session_create(
     *, learner, model: str, voice: str, instructions: str, focus_words: list[str], **fields: Any
 ) -> TutorSession:
-    """A new session, its key being minted; ``fields`` sets any other of its columns."""
-    return TutorSession.objects.create(
+    """A new session, its key being minted; ``fields`` sets any other of its columns. One
+    insert, not compiled by the ORM each time: every new session's mint runs it."""
+    session = TutorSession(
         learner=learner,
         status=TutorSession.Status.MINTED,
         model=model,
@@ -66,6 +68,8 @@ def tutor_session_create(
         focus_words=list(focus_words),
         **fields,
     )
+    row_insert(session)
+    return session
 
 
 def _call_record(
@@ -208,7 +212,7 @@ def mint_reserve(
     """
     # The lock, alone in its statement: every statement after it reads what a mint that held
     # the lock before committed (a read in the locking statement itself would not see it).
-    User.objects.select_for_update().filter(pk=learner.pk).values_list("pk", flat=True).first()
+    row_lock(User, learner.pk)
     if session is not None:
         session = TutorSession.objects.select_for_update().get(pk=session.pk)
     now = now or clock.now()
