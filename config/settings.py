@@ -123,9 +123,10 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         DB_POOL, DB_POOL_MISSING = False, True  # config/checks.py warns (parlance.W005)
     if DB_POOL:
         DATABASES["default"]["CONN_MAX_AGE"] = 0
-        # Each borrowed connection is checked first (Django passes the pool psycopg's
-        # check_connection; one round trip): one that PostgreSQL closed (a restart, a failover)
-        # is replaced, not handed to a request to fail on.
+        # Each borrowed connection is checked first, so one that PostgreSQL closed (a restart,
+        # a failover) is replaced, not handed to a request to fail on: by a look at its socket,
+        # not psycopg's empty query per borrow (config/db_pool.py, config/postgresql/).
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DB_POOL_MIN_SIZE", 2, minimum=0),
@@ -180,9 +181,16 @@ CACHES = {"default": _cache("default"), "limits": _cache("limits")}
 # --- Accounts -------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # Django's and allauth's backends, reading the signed-in user without compiling a query
+    # (config/auth.py). The originals stay listed after them, so a session signed in
+    # through one of them before still finds its backend.
+    "config.auth.ModelBackend",
+    "config.auth.AuthenticationBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
+# Django's database sessions, read in plain SQL (config/auth.py).
+SESSION_ENGINE = "config.auth"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

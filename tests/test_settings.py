@@ -64,7 +64,8 @@ def test_it_switches_to_postgresql_and_redis():
     )
     assert proc.returncode == 0, proc.stderr
     loaded = json.loads(proc.stdout)
-    assert loaded["engine"] == "django.db.backends.postgresql"
+    # Django's backend, with the pool's borrow check of config/db_pool.py.
+    assert loaded["engine"] == "config.postgresql"
     assert loaded["db"] == "parlance"
     assert loaded["layer"] == "channels_redis.core.RedisChannelLayer"
     assert loaded["cache"] == "config.cache.FallbackRedisCache"  # rate limits shared

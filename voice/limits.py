@@ -25,6 +25,7 @@ reports its call as soon as the Realtime API answers, so it pays only for the ti
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from django.db import connection
 from django.db.models import Q
 
 from accounts.adapter import EMAIL_UNVERIFIED, EMAIL_UNVERIFIED_MESSAGE, verification_required
+from accounts.models import User
+from common.db import pipelined, row_lock, rows_as_instances
 from tutor.models import MintEvent, TutorSession
 from voice.metering import (
     CLOSED_STATUSES,
@@ -118,8 +121,9 @@ class MintState:
     sessions: list[TutorSession]  # limit_sessions
 
 
-def mint_state_read(*, learner, now: dt.datetime) -> MintState:
-    """``MintState`` for ``learner`` in one statement (run it with the learner's row locked).
+def mint_state_read(*, learner, now: dt.datetime, lock: bool = False) -> MintState:
+    """``MintState`` for ``learner`` in one statement (run it with the learner's row locked;
+    ``lock``: lock it here first, the lock and the read in one round trip, ``common.db``).
 
     The mint rate counts new sessions by their ``minted_at`` and the other keys (resumes, and
     new sessions whose key was never issued) by their ``MintEvent``: a new session is its own
@@ -145,11 +149,17 @@ def mint_state_read(*, learner, now: dt.datetime) -> MintState:
         f"{unverified} AS unverified) state "
         f"LEFT JOIN ({sessions_sql}) counted ON 1 = 1"
     )
-    rows = list(TutorSession.objects.raw(sql, [*params, *sessions_params]))
+    with connection.cursor() as cursor:
+        with pipelined() if lock else contextlib.nullcontext():
+            if lock:
+                row_lock(User, learner.pk, wait=False)
+            cursor.execute(sql, [*params, *sessions_params])
+        rows = cursor.fetchall()
+        columns = [column[0] for column in cursor.description][2:]
     return MintState(
-        recent_mints=int(rows[0].recent_mints),
-        unverified=bool(rows[0].unverified),
-        sessions=[row for row in rows if row.pk is not None],
+        recent_mints=int(rows[0][0]),
+        unverified=bool(rows[0][1]),
+        sessions=rows_as_instances(TutorSession, columns, [row[2:] for row in rows]),
     )
 
 
@@ -233,10 +243,13 @@ def live_limit_message(open_sessions: list[TutorSession], *, now: dt.datetime) -
     )
 
 
-def mint_allowed(*, learner, now: dt.datetime, session: TutorSession | None = None) -> float:
+def mint_allowed(
+    *, learner, now: dt.datetime, session: TutorSession | None = None, state: MintState | None = None
+) -> float:
     """Raise ``LimitReached`` unless ``learner`` may have a key now (``session``: a resume);
-    the seconds of today's allowance left. One statement (``mint_state_read``)."""
-    state = mint_state_read(learner=learner, now=now)
+    the seconds of today's allowance left. One statement (``mint_state_read``), none when the
+    caller read ``state`` at ``now`` already."""
+    state = state or mint_state_read(learner=learner, now=now)
     if state.unverified:
         raise LimitReached(EMAIL_UNVERIFIED_MESSAGE.format(email=learner.email), 403, EMAIL_UNVERIFIED)
     if state.recent_mints >= settings.TUTOR_MINTS_PER_MINUTE:

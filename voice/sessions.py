@@ -27,11 +27,14 @@ from voice.limits import (
     limit_message,
     mint_allowed,
     mint_record,
+    mint_state_read,
 )
 from voice.metering import CLOSED_STATUSES, deadline
 from voice.protocol import MAX_ID, MAX_REASON_CHARS
 from voice.usage import COUNTS
 
+# A mint whose lock took longer than this reads the limits again at the time it got it.
+LOCK_WAIT_REREAD = dt.timedelta(milliseconds=20)
 MAX_RESPONSES_PER_SESSION = 5000  # usage records a session takes; no real session gets near it
 
 
@@ -200,11 +203,13 @@ def mint_reserve(
     """Check the limits and record the mint: the session to mint for, created if new.
 
     Three statements for a new session: the learner's row locked, the limits read
-    (``voice.limits.mint_state_read``), the session inserted. The lock makes two requests at
+    (``voice.limits.mint_state_read``), the session inserted; the first two (and the
+    transaction's BEGIN) in one round trip on PostgreSQL. The lock makes two requests at
     once (in any processes) queue, so they cannot both take the last mint or the last live
-    slot; the clock is read once the lock is held (``now`` is for tests), so a request that
-    waited for it counts the time it waited. ``new_session`` holds ``tutor_session_create``'s
-    fields when ``session`` is None.
+    slot; the clock is read just before the lock, and again once it is held: a request that
+    waited more than ``LOCK_WAIT_REREAD`` reads the limits again at that time, so it counts
+    the time it waited (``now`` is for tests). ``new_session`` holds
+    ``tutor_session_create``'s fields when ``session`` is None.
 
     The key counts as unreported until the page reports its call (``session_call_start``).
     A new session gets its hang-up time now, so a call the page never reports is charged
@@ -212,11 +217,20 @@ def mint_reserve(
     """
     # The lock, alone in its statement: every statement after it reads what a mint that held
     # the lock before committed (a read in the locking statement itself would not see it).
-    row_lock(User, learner.pk)
+    state = None
     if session is not None:
+        row_lock(User, learner.pk)
         session = TutorSession.objects.select_for_update().get(pk=session.pk)
-    now = now or clock.now()
-    left = mint_allowed(learner=learner, now=now, session=session)
+        now = now or clock.now()
+    else:
+        # The lock and the limits' read go out together (one round trip), the read's clock
+        # taken just before; had the lock been waited for, it is read again at the new time.
+        asked_at = now or clock.now()
+        state = mint_state_read(learner=learner, now=asked_at, lock=True)
+        if now is None and (granted := clock.now()) - asked_at > LOCK_WAIT_REREAD:
+            asked_at, state = granted, mint_state_read(learner=learner, now=granted)
+        now = asked_at
+    left = mint_allowed(learner=learner, now=now, session=session, state=state)
     if session is None:
         # The new session is the record of its first key (the mint rate counts its minted_at).
         return tutor_session_create(
