@@ -208,3 +208,37 @@ def test_the_standin_accepts_its_session_config(alice, mixed_progress):
     assert session["instructions"] == config["instructions"]
     assert session["include"] == ["item.input_audio_transcription.logprobs"]
     assert [tool["name"] for tool in session["tools"]] == ["record_word_practice", "get_word_details", "start_oral_quiz"]
+
+
+def test_the_plan_is_kept_whole_until_what_it_depends_on_changes(alice, alice_words, django_assert_num_queries, monkeypatch):
+    import voice.instructions as instructions
+
+    first = tutor_plan_build(learner=alice)
+    renders = []
+    real_render = instructions.tutor_plan_render
+    monkeypatch.setattr(
+        instructions, "tutor_plan_render", lambda **kwargs: renders.append(1) or real_render(**kwargs)
+    )
+    with django_assert_num_queries(0):
+        again = tutor_plan_build(learner=alice)
+    assert renders == []  # neither read nor rendered: the plan came from the cache
+    assert again == first
+    # The learner's own fields are part of what the plan says: another level, another plan.
+    alice.cefr_level = "B2"
+    alice.save()
+    changed = tutor_plan_build(learner=alice)
+    assert renders == [1]
+    assert "B2" in changed.instructions and changed.instructions != first.instructions
+    # Practice changes the material: the plan is rendered afresh.
+    gato = alice_words.words.get(term="gato")
+    WordProgress.objects.create(learner=alice, word=gato, repetitions=1, last_result="incorrect", incorrect_count=3)
+    tutor_plan_build(learner=alice)
+    assert renders == [1, 1]
+
+
+def test_a_changed_model_setting_is_never_served_an_old_plan(alice, alice_words, settings):
+    before = tutor_plan_build(learner=alice)
+    settings.REALTIME_VOICE = "cedar"
+    after = tutor_plan_build(learner=alice)
+    assert before.session_config["audio"]["output"]["voice"] != "cedar"
+    assert after.session_config["audio"]["output"]["voice"] == "cedar"

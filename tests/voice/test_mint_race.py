@@ -76,3 +76,38 @@ def test_concurrent_sessions_share_the_days_minutes_under_a_race(alice, settings
     assert len(sessions) == 3  # 8 + 8 + 4 minutes
     assert granted <= alice.daily_voice_minutes * 60 + 1
     assert outcomes.count("minutes_used") == PARALLEL - 3
+
+
+def test_a_mint_that_waited_for_the_lock_counts_from_when_it_got_it(alice):
+    """The mint's clock is read before its lock goes out with the limits' read (one round
+    trip); one that then waited for the lock reads them again at the time it got it."""
+    import datetime as dt
+    import time
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from accounts.models import User
+    from common.db import row_lock
+
+    held, hold_s = threading.Event(), 0.3
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                row_lock(User, alice.pk)
+                held.set()
+                time.sleep(hold_s)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    asked_at = timezone.now()
+    try:
+        session = mint_reserve(learner=alice, upstream_base_url="https://api.example.test/v1", new_session=NEW)
+    finally:
+        holder.join()
+    assert session.minted_at >= asked_at + dt.timedelta(seconds=hold_s * 0.8)
+    assert session.hangup_at > session.minted_at

@@ -102,3 +102,28 @@ def test_after_practice_the_plan_is_read_again_and_changes(client, alice, upstre
     assert len(mint_statements(client)) > MAX_STATEMENTS  # the material was read afresh
     after = TutorSession.objects.filter(learner=alice).latest("minted_at").focus_words
     assert after != before
+
+
+RESUME_STATEMENTS = 10
+
+
+@pytest.mark.parametrize("words", [10, 3000])
+def test_a_resume_takes_ten_statements_whatever_the_vocabulary(client, alice, upstream, words):
+    """A reconnect's key: authentication (2), the session read and checked, the learner's and
+    the session's rows locked, the limits read, the session's key count updated and the mint
+    recorded (5), then what was said so far and the focus words' meanings (2). Above the five
+    of a new session, but pinned so it does not grow."""
+    import json
+
+    vocabulary(alice, words)
+    learner_client(client, alice)
+    mint_statements(client)
+    session = TutorSession.objects.filter(learner=alice).latest("minted_at")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            "/tutor/token/", data=json.dumps({"session_id": session.pk}), content_type="application/json"
+        )
+    assert response.status_code == 200, response.content
+    assert response.json()["session_id"] == session.pk
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(SAVEPOINTS)]
+    assert len(statements) == RESUME_STATEMENTS, "\n".join(statements)
