@@ -73,43 +73,71 @@ def _charged(queryset):
     return queryset.filter(Q(connected_at__isnull=False) | Q(keys_unreported__gt=0))
 
 
-def _limit_sessions_queryset(*, learner, start: dt.datetime):
+def _limit_sessions_queryset(*, learner, start: dt.datetime, minted_after: dt.datetime):
     owed = Q(keys_unreported__gt=0) & (Q(hangup_at__gt=start) | Q(hangup_at__isnull=True))
-    return _charged(TutorSession.objects.filter(learner=learner)).filter(
+    return _charged(TutorSession.objects.filter(learner=learner, minted_at__gt=minted_after)).filter(
         Q(ended_at__isnull=True) | Q(ended_at__gt=start) | ~Q(status__in=CLOSED_STATUSES) | owed
     )
 
 
-# Where the learner's id and the day's start go in the compiled SQL: values no row ever has.
-_LEARNER_MARK, _START_MARK = -7_346_129_001, dt.datetime(1900, 1, 2, 3, 4, 5, 678_901, tzinfo=dt.UTC)
-_LEARNER_SLOT, _START_SLOT = object(), object()
+def _limit_window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The day's start, and the earliest a session that counts after it can have been minted.
+
+    A session counts until its cutoff, and no cutoff is later than its first mint plus the
+    longest session (``voice.metering.deadline``). A day is allowed at least, in case that
+    length was lowered since: the learner's index on ``minted_at`` then reads a day or two of
+    sessions, not every session they ever had."""
+    start = day_start(now)
+    return start, start - max(max_session_length(), dt.timedelta(days=1))
+
+
+# Where the learner's id and the window go in the compiled SQL: values no row ever has.
+_MARKS = {
+    "learner": -7_346_129_001,
+    "start": dt.datetime(1900, 1, 2, 3, 4, 5, 678_901, tzinfo=dt.UTC),
+    "minted_after": dt.datetime(1900, 1, 3, 4, 5, 6, 789_012, tzinfo=dt.UTC),
+}
 
 
 @functools.cache
 def _limit_sessions_sql(vendor: str) -> tuple[str, tuple]:
     """``_limit_sessions_queryset``'s SQL, compiled by the ORM once per process (compiling it
-    took 0.45 ms of every mint), and its parameters with slots for the learner and the day."""
-    sql, params = _limit_sessions_queryset(learner=_LEARNER_MARK, start=_START_MARK).order_by().query.sql_with_params()
-    start_mark = connection.ops.adapt_datetimefield_value(_START_MARK)
-    slots = tuple(
-        _LEARNER_SLOT if param == _LEARNER_MARK else _START_SLOT if param == start_mark else param
-        for param in params
-    )
-    assert _LEARNER_SLOT in slots and _START_SLOT in slots, "the marks must reach the SQL"
+    took 0.45 ms of every mint), and its parameters, with the names of ``_MARKS`` where the
+    learner and the window go."""
+    sql, params = _limit_sessions_queryset(
+        learner=_MARKS["learner"], start=_MARKS["start"], minted_after=_MARKS["minted_after"]
+    ).order_by().query.sql_with_params()
+    adapted = {
+        name: mark if name == "learner" else connection.ops.adapt_datetimefield_value(mark)
+        for name, mark in _MARKS.items()
+    }
+    by_value = {value: _Slot(name) for name, value in adapted.items()}
+    slots = tuple(by_value.get(param, param) if isinstance(param, (int, str, dt.datetime)) else param for param in params)
+    missing = set(_MARKS) - {slot.name for slot in slots if isinstance(slot, _Slot)}
+    assert not missing, f"the marks {missing} must reach the SQL"
     return sql, slots
+
+
+@dataclass(frozen=True)
+class _Slot:
+    name: str
 
 
 def _limit_sessions_sql_with_params(*, learner_id: int, now: dt.datetime) -> tuple[str, list]:
     sql, slots = _limit_sessions_sql(connection.vendor)
-    start = connection.ops.adapt_datetimefield_value(day_start(now))
-    return sql, [
-        learner_id if slot is _LEARNER_SLOT else start if slot is _START_SLOT else slot for slot in slots
-    ]
+    start, minted_after = _limit_window(now)
+    values = {
+        "learner": learner_id,
+        "start": connection.ops.adapt_datetimefield_value(start),
+        "minted_after": connection.ops.adapt_datetimefield_value(minted_after),
+    }
+    return sql, [values[slot.name] if isinstance(slot, _Slot) else slot for slot in slots]
 
 
 def limit_sessions(*, learner, now: dt.datetime) -> list[TutorSession]:
     """In one query, the learner's sessions that may count today or hold a live slot."""
-    return list(_limit_sessions_queryset(learner=learner, start=day_start(now)))
+    start, minted_after = _limit_window(now)
+    return list(_limit_sessions_queryset(learner=learner, start=start, minted_after=minted_after))
 
 
 @dataclass(frozen=True)

@@ -414,3 +414,16 @@ def test_a_fractional_maximum_length_is_allowed(alice, settings):
     assert call_deadline(session=live, now=NOW) == NOW + dt.timedelta(seconds=6)
     live.hangup_at = NOW + dt.timedelta(seconds=6)
     assert limit_message(session=live) == "This session reached its 0.1-minute limit."
+
+
+def test_only_sessions_that_can_still_count_are_read(alice):
+    """A session counts until its cutoff, at most its mint plus the longest session: older
+    ones are not read at all (the learner's minted_at index bounds the read)."""
+    midnight = NOW.replace(hour=0)
+    forgotten = session(alice, status="live", connected=NOW - dt.timedelta(days=3))  # never ended
+    across_midnight = session(alice, connected=midnight - 10 * MIN, ended=midnight + 20 * MIN, status="ended")
+    read = {s.pk for s in limit_sessions(learner=alice, now=NOW)}
+    assert read == {across_midnight.pk}
+    assert forgotten.pk not in read
+    assert voice_seconds_used(learner=alice, now=NOW) == 20 * 60  # after midnight only
+    assert live_sessions(learner=alice, now=NOW) == []
