@@ -23,7 +23,7 @@ from voice.instructions import focus_words_shown, session_config_build, tutor_pl
 from voice.limits import TIME_LIMIT, LimitReached, limit_message
 from voice.metering import CLOSED_STATUSES
 from voice.resume import resume_instructions_build
-from voice.sessions import mint_release, mint_reserve, tutor_session_get
+from voice.sessions import mint_release, mint_reserve
 
 
 class KeyRefused(Exception):
@@ -70,9 +70,8 @@ class MintedKey:
         }
 
 
-def _resumable(*, learner, session_id: int) -> TutorSession:
-    """The learner's own open session ``session_id``, or ``KeyRefused``."""
-    session = tutor_session_get(learner=learner, session_id=session_id)
+def _resumable(session: TutorSession | None) -> TutorSession:
+    """The learner's own open session (read with its row locked), or ``KeyRefused``."""
     if session is None:
         raise KeyRefused(404, "That tutor session does not exist.", "not_found")
     if session.status in CLOSED_STATUSES:
@@ -129,6 +128,7 @@ def _reserve(*, learner, upstream, session, new_session) -> TutorSession:
             upstream_base_url=upstream.base_url,
             session=session,
             new_session=new_session,
+            resumable=_resumable,
         )
     except LimitReached as limit:
         extra = {"session_id": limit.session_id} if limit.session_id is not None else {}
@@ -146,9 +146,8 @@ def _mint_prepare(*, learner, request_read) -> tuple[dict[str, Any], TutorSessio
     if session_id is None:
         config, minted_for, focus = _new_session_reserve(learner=learner, upstream=upstream)
         return config, minted_for, True, upstream, focus
-    session = _resumable(learner=learner, session_id=session_id)
-    # Counts this mint: all limits checked at once.
-    minted_for = _reserve(learner=learner, upstream=upstream, session=session, new_session=None)
+    # Counts this mint: the session checked and all limits, at once, under the learner's lock.
+    minted_for = _reserve(learner=learner, upstream=upstream, session=TutorSession(pk=session_id), new_session=None)
     config = resume_config(learner=learner, session=minted_for)
     return config, minted_for, False, upstream, _focus_words_of(learner=learner, session=minted_for)
 

@@ -13,13 +13,14 @@ interleave on one session.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from accounts.models import User
 from common import clock
-from common.db import row_insert, row_lock
+from common.db import row_insert, row_lock, rows_read
 from tutor.models import TutorSession
 from voice.limits import (
     TIME_LIMIT,
@@ -55,6 +56,18 @@ def tutor_session_get(*, learner, session_id: int) -> TutorSession | None:
     if not 0 < session_id <= MAX_ID:
         return None
     return TutorSession.objects.filter(pk=session_id, learner=learner).first()
+
+
+def _session_locked(*, learner_id: int, session_id: int) -> TutorSession | None:
+    """The learner's session ``session_id`` read with its row locked (one statement), or None."""
+    quote = connection.ops.quote_name
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    if not 0 < session_id <= MAX_ID:
+        return None
+    found = rows_read(
+        TutorSession, f"{quote('id')} = %s AND {quote('learner_id')} = %s{lock}", [session_id, learner_id]
+    )
+    return found[0] if found else None
 
 
 def tutor_session_create(
@@ -199,6 +212,7 @@ def mint_reserve(
     now: dt.datetime | None = None,
     session: TutorSession | None = None,
     new_session: dict | None = None,
+    resumable: Callable[[TutorSession | None], TutorSession] | None = None,
 ) -> TutorSession:
     """Check the limits and record the mint: the session to mint for, created if new.
 
@@ -209,7 +223,10 @@ def mint_reserve(
     slot; the clock is read just before the lock, and again once it is held: a request that
     waited more than ``LOCK_WAIT_REREAD`` reads the limits again at that time, so it counts
     the time it waited (``now`` is for tests). ``new_session`` holds
-    ``tutor_session_create``'s fields when ``session`` is None.
+    ``tutor_session_create``'s fields when ``session`` is None. For a resume, ``session`` is
+    read again with its row locked, only if it is the learner's, and handed to ``resumable``
+    (which refuses a session that is gone or closed) under the lock, so a session that ended
+    meanwhile gets no key.
 
     The key counts as unreported until the page reports its call (``session_call_start``).
     A new session gets its hang-up time now, so a call the page never reports is charged
@@ -220,7 +237,11 @@ def mint_reserve(
     state = None
     if session is not None:
         row_lock(User, learner.pk)
-        session = TutorSession.objects.select_for_update().get(pk=session.pk)
+        session = _session_locked(learner_id=learner.pk, session_id=session.pk)
+        if resumable is not None:
+            session = resumable(session)
+        elif session is None:
+            raise TutorSession.DoesNotExist
         now = now or clock.now()
     else:
         # The lock and the limits' read go out together (one round trip), the read's clock

@@ -427,3 +427,19 @@ def test_only_sessions_that_can_still_count_are_read(alice):
     assert forgotten.pk not in read
     assert voice_seconds_used(learner=alice, now=NOW) == 20 * 60  # after midnight only
     assert live_sessions(learner=alice, now=NOW) == []
+
+
+def test_a_resume_is_checked_under_the_lock_and_a_session_that_ended_meanwhile_gets_no_key(alice, bob):
+    from voice.keys import KeyRefused, _resumable
+
+    live = session(alice, connected=NOW - 5 * MIN, hangup=NOW + 10 * MIN)
+    stale = TutorSession.objects.get(pk=live.pk)  # what the request read before the lock
+    TutorSession.objects.filter(pk=live.pk).update(status="ended", ended_at=NOW, end_reason="hung up")
+    with pytest.raises(KeyRefused) as refused:
+        mint_reserve(learner=alice, now=NOW, upstream_base_url="x", session=stale, resumable=_resumable)
+    assert refused.value.code == "session_ended"
+    assert TutorSession.objects.get(pk=live.pk).keys_unreported == 0
+    # Another learner's session is nobody's to resume.
+    with pytest.raises(KeyRefused) as refused:
+        mint_reserve(learner=bob, now=NOW, upstream_base_url="x", session=stale, resumable=_resumable)
+    assert refused.value.code == "not_found"
