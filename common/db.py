@@ -18,11 +18,19 @@ from collections.abc import Iterator
 from django.db import connection
 
 
+@functools.cache
+def _has_pipeline() -> bool:
+    """Whether this psycopg's libpq has pipeline mode (14 and newer; the binary wheel's has)."""
+    import psycopg
+
+    return psycopg.capabilities.has_pipeline()
+
+
 @contextlib.contextmanager
 def pipelined() -> Iterator[None]:
     """Statements executed inside go out together; read their results after the block (a
     fetch inside it waits for the answers so far, costing a round trip of its own)."""
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or not _has_pipeline():
         yield
         return
     connection.ensure_connection()
