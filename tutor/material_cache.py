@@ -34,7 +34,7 @@ from tutor.models import WordProgress
 from tutor.progress import TutorMaterial, tutor_material
 
 MAX_AGE_SECONDS = 300
-FORMAT = 2  # change when an entry's shape changes (TutorMaterial's, or a derived value's), so old entries are never read
+FORMAT = 2  # change when an entry's shape changes (TutorMaterial's or a derived value's)
 _LISTS_KEY = "tutor-material-version:lists"
 T = TypeVar("T")
 

@@ -147,7 +147,8 @@ def _mint_prepare(*, learner, request_read) -> tuple[dict[str, Any], TutorSessio
         config, minted_for, focus = _new_session_reserve(learner=learner, upstream=upstream)
         return config, minted_for, True, upstream, focus
     # Counts this mint: the session checked and all limits, at once, under the learner's lock.
-    minted_for = _reserve(learner=learner, upstream=upstream, session=TutorSession(pk=session_id), new_session=None)
+    requested = TutorSession(pk=session_id)  # read again, locked, by mint_reserve
+    minted_for = _reserve(learner=learner, upstream=upstream, session=requested, new_session=None)
     config = resume_config(learner=learner, session=minted_for)
     return config, minted_for, False, upstream, _focus_words_of(learner=learner, session=minted_for)
 

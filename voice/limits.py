@@ -112,7 +112,9 @@ def _limit_sessions_sql(vendor: str) -> tuple[str, tuple]:
         for name, mark in _MARKS.items()
     }
     by_value = {value: _Slot(name) for name, value in adapted.items()}
-    slots = tuple(by_value.get(param, param) if isinstance(param, (int, str, dt.datetime)) else param for param in params)
+    slots = tuple(
+        by_value.get(param, param) if isinstance(param, (int, str, dt.datetime)) else param for param in params
+    )
     missing = set(_MARKS) - {slot.name for slot in slots if isinstance(slot, _Slot)}
     assert not missing, f"the marks {missing} must reach the SQL"
     return sql, slots
