@@ -19,7 +19,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tutor.models import TutorSession
 from voice import calls, guardrail, hangups
-from voice.items import ItemRefused, conversation_item_save, conversation_item_save_batched, db_retrying
+from voice.items import (
+    ItemRefused,
+    SessionEnded,
+    conversation_item_save,
+    conversation_item_save_batched,
+    db_retrying,
+)
 from voice.metering import CLOSED_STATUSES
 from voice.protocol import (
     ACK,
@@ -152,13 +158,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     @staticmethod
     def _needs_open_session(message) -> bool:
-        """Tools, usage and guardrail checks only count while the session is open. Items too
-        when the sideband is on: the server saved what it saw on the call itself, and what a
-        page sends after the end is not evidence of anything (without the sideband, a page's
-        late items are the only copy of the transcript, so they are still taken)."""
-        if isinstance(message, (ToolMessage, UsageMessage, CheckMessage)):
-            return True
-        return isinstance(message, ItemMessage) and settings.REALTIME_SIDEBAND
+        """Tools, usage and guardrail checks only count while the session is open. (Items too
+        with the sideband on, but their save checks that itself: ``_item_save``.)"""
+        return isinstance(message, (ToolMessage, UsageMessage, CheckMessage))
 
     async def _session_open(self) -> bool:
         """Whether the session is still open and its learner still active (read afresh: the
@@ -183,6 +185,10 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         # thread-sensitive: saves from many sockets run side by side, each on its own
         # connection; or, with group commit, the items that arrive together from any of this
         # process's sockets share one transaction. The ack is sent once it has committed.
+        # With the sideband on, only while the session is open: the server saved what it saw
+        # on the call itself, and what a page sends after the end is not evidence of anything
+        # (without the sideband, a page's late items are the only copy of the transcript, so
+        # they are still taken). The save reads that with the learner's row locked.
         if settings.TUTOR_ITEM_GROUP_COMMIT:
             save = conversation_item_save_batched
         else:
@@ -196,7 +202,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 text=message.text,
                 raw=message.raw,
                 order=message.order,
+                open_only=settings.REALTIME_SIDEBAND,
             )
+        except SessionEnded:
+            await self._refuse_closed(message)
+            return
         except ItemRefused as refused:
             # Final for this item: the page drops it from its outbox.
             await self._error(refused.code, refused.message, item_id=message.item_id)
