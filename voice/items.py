@@ -31,13 +31,15 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import (
+    DEFAULT_DB_ALIAS,
     IntegrityError,
     InterfaceError,
     OperationalError,
     connection,
+    connections,
     transaction,
 )
-from django.db.models import CharField, Count, Sum, TextField
+from django.db.models import Count, Sum
 
 from accounts.models import User
 from common import clock
@@ -194,6 +196,25 @@ def _new_item_insert(
     return item
 
 
+# The batch's rows as one JSON parameter (one quoted literal, not a dozen placeholders a row
+# for the client-side binding to split and quote): (name, PostgreSQL type) of each key.
+_BATCH_COLUMNS = (
+    ("n", "integer"), ("learner", "bigint"), ("session_id", "bigint"), ("item_id", "text"),
+    ("role", "text"), ("kind", "text"), ("text", "text"), ("raw", "jsonb"), ("order", "integer"),
+    ("verified", "boolean"), ("size", "integer"),
+)
+
+
+def _batch_rows_sql(conn) -> str:
+    """A SELECT of the batch's rows from the one JSON parameter, in this database's words."""
+    quote = conn.ops.quote_name
+    if conn.vendor == "postgresql":
+        columns = ", ".join(f"{quote(name)} {kind}" for name, kind in _BATCH_COLUMNS)
+        return f"SELECT * FROM json_to_recordset(%s::json) AS rows ({columns})"
+    columns = ", ".join(f"json_extract(value, '$.{name}') AS {quote(name)}" for name, _ in _BATCH_COLUMNS)
+    return f"SELECT {columns} FROM json_each(%s)"
+
+
 def _new_items_insert(batch: list[dict[str, Any]]) -> dict[int, ConversationItem]:
     """The new items of ``batch`` in one statement: a multi-row ``INSERT … SELECT … WHERE
     <under every cap> ON CONFLICT DO NOTHING RETURNING``. Which were inserted, by their
@@ -206,57 +227,51 @@ def _new_items_insert(batch: list[dict[str, Any]]) -> dict[int, ConversationItem
     counted that way may keep a later item out of this statement; the general path then
     counts exactly and saves it. An item id twice in a batch goes in once here, at its
     first place; the later copies take the general path, as they would one at a time."""
+    conn = connections[DEFAULT_DB_ALIAS]  # not the proxy: it looks the connection up on every use
     now = clock.now()
-    model_fields = [f for f in ConversationItem._meta.concrete_fields if not f.primary_key]
     seen: set[tuple[int, str]] = set()
     rows: list[tuple[int, ConversationItem]] = []
+    values: list[dict[str, Any]] = []
     for n, fields in enumerate(batch):
-        key = (fields["session"].pk, fields["item_id"])
+        session = fields["session"]
+        key = (session.pk, fields["item_id"])
         if key in seen:
             continue
         seen.add(key)
+        size = item_size(fields["text"], fields["raw"])
         item = ConversationItem(
-            session=fields["session"], item_id=fields["item_id"], role=fields["role"],
-            kind=fields["kind"], text=fields["text"], raw=fields["raw"], order=fields["order"],
-            verified=fields["verified"], size=item_size(fields["text"], fields["raw"]),
-            created_at=now, updated_at=now,
+            session=session, item_id=fields["item_id"], role=fields["role"], kind=fields["kind"],
+            text=fields["text"], raw=fields["raw"], order=fields["order"], verified=fields["verified"],
+            size=size, created_at=now, updated_at=now,
         )
         rows.append((n, item))
+        values.append({
+            "n": n, "learner": session.learner_id, "session_id": session.pk, "item_id": item.item_id,
+            "role": item.role, "kind": item.kind, "text": item.text, "raw": item.raw,
+            "order": item.order, "verified": item.verified, "size": size,
+        })
     if not rows:
         return {}
-    quote = connection.ops.quote_name
+    quote = conn.ops.quote_name
     items, sessions = quote(ConversationItem._meta.db_table), quote(TutorSession._meta.db_table)
-    columns = [quote(f.column) for f in model_fields]
-    if connection.vendor == "postgresql":
-        # Parameters are merged into the text client-side, so a string is an untyped literal:
-        # the first row says each column's type, the others follow it (VALUES types as UNION).
-        typed = [
-            f"CAST(%s AS {'text' if isinstance(f, (CharField, TextField)) else f.db_type(connection)})"
-            for f in model_fields
-        ]
-        first = f"(CAST(%s AS integer), CAST(%s AS bigint), {', '.join(typed)})"
-    else:
-        first = f"({', '.join(['%s'] * (len(model_fields) + 2))})"
-    plain = f"({', '.join(['%s'] * (len(model_fields) + 2))})"
-    params: list[Any] = []
-    for n, item in rows:
-        params += [n, item.session.learner_id]
-        params += [f.get_db_prep_save(getattr(item, f.attname), connection) for f in model_fields]
-    batch_columns = ", ".join(["n", "learner", *columns])
+    order = quote("order")
+    stamp = conn.ops.adapt_datetimefield_value(now)
     sql = (
-        f"WITH batch ({batch_columns}) AS (VALUES {', '.join([first] + [plain] * (len(rows) - 1))}), "
+        f"WITH batch AS ({_batch_rows_sql(conn)}), "
         "counted AS (SELECT batch.*, "
         "ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY n) AS session_items, "
         "SUM(size) OVER (PARTITION BY session_id ORDER BY n) AS session_bytes, "
         "ROW_NUMBER() OVER (PARTITION BY learner ORDER BY n) AS day_items, "
         "SUM(size) OVER (PARTITION BY learner ORDER BY n) AS day_bytes FROM batch), "
-        f"in_session AS (SELECT session_id, COUNT(*) AS items, COALESCE(SUM(size), 0) AS bytes "
+        "in_session AS (SELECT session_id, COUNT(*) AS items, COALESCE(SUM(size), 0) AS bytes "
         f"FROM {items} WHERE session_id IN (SELECT session_id FROM batch) GROUP BY session_id), "
-        f"in_day AS (SELECT s.learner_id AS learner, COUNT(*) AS items, COALESCE(SUM(i.size), 0) AS bytes "
+        "in_day AS (SELECT s.learner_id AS learner, COUNT(*) AS items, COALESCE(SUM(i.size), 0) AS bytes "
         f"FROM {items} i JOIN {sessions} s ON s.id = i.session_id "
         "WHERE s.learner_id IN (SELECT learner FROM batch) AND i.created_at >= %s GROUP BY s.learner_id) "
-        f"INSERT INTO {items} ({', '.join(columns)}) "
-        f"SELECT {', '.join('c.' + column for column in columns)} FROM counted c "
+        f"INSERT INTO {items} (session_id, item_id, role, kind, text, raw, {order}, verified, size, "
+        "created_at, updated_at, flagged, flag_reason) "
+        f"SELECT c.session_id, c.item_id, c.role, c.kind, c.text, c.raw, c.{order}, c.verified, c.size, "
+        "%s, %s, %s, %s FROM counted c "
         "LEFT JOIN in_session ts ON ts.session_id = c.session_id "
         "LEFT JOIN in_day td ON td.learner = c.learner "
         "WHERE COALESCE(ts.items, 0) + c.session_items <= %s "
@@ -265,12 +280,14 @@ def _new_items_insert(batch: list[dict[str, Any]]) -> dict[int, ConversationItem
         "AND (c.size = 0 OR COALESCE(td.bytes, 0) + c.day_bytes <= %s) "
         "ON CONFLICT (session_id, item_id) DO NOTHING RETURNING id, session_id, item_id"
     )
-    params += [
-        connection.ops.adapt_datetimefield_value(day_start(now)),
+    params = [
+        json.dumps(values, ensure_ascii=False),
+        conn.ops.adapt_datetimefield_value(day_start(now)),
+        stamp, stamp, False, "",
         settings.TUTOR_MAX_ITEMS_PER_SESSION, settings.TUTOR_MAX_ITEM_BYTES_PER_SESSION,
         settings.TUTOR_MAX_ITEMS_PER_LEARNER_DAY, settings.TUTOR_MAX_ITEM_BYTES_PER_LEARNER_DAY,
     ]
-    with connection.cursor() as cursor:
+    with conn.cursor() as cursor:
         cursor.execute(sql, params)
         inserted = {(session_id, item_id): pk for pk, session_id, item_id in cursor.fetchall()}
     saved: dict[int, ConversationItem] = {}

@@ -56,6 +56,21 @@ def test_a_batch_of_any_size_takes_two_statements(session, bob, per_session):
 
 
 @pytest.mark.django_db
+def test_a_batch_stores_what_it_was_given_exactly(session):
+    text = 'dijo "hola" \\ y \'adiós\'\n\t😀 — ñ %s %(x)s ?'
+    raw = {"a": [1, 2.5, None, True, False], "b": {"c": "é", "d": ""}, "e": -7}
+    batch = [fields(session, 0, text=text, raw=raw, role="assistant", kind="function_call"), fields(session, 1, text="", raw={})]
+    outcomes = items_save(batch)
+    assert [o[1] for o in outcomes] == [CREATED, CREATED]
+    first, second = ConversationItem.objects.order_by("order")
+    assert (first.text, first.raw, first.role, first.kind, first.verified, first.flagged, first.flag_reason) == (
+        text, raw, "assistant", "function_call", False, False, ""
+    )
+    assert (first.size, second.size, second.text, second.raw) == (items.item_size(text, raw), 0, "", {})
+    assert first.created_at == first.updated_at == outcomes[0][0].created_at
+
+
+@pytest.mark.django_db
 def test_a_refused_item_is_its_own_outcome_and_the_rest_are_saved(session, settings):
     settings.TUTOR_MAX_ITEMS_PER_SESSION = 2
     outcomes = items_save([fields(session, n) for n in range(3)])
