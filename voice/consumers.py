@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.db import aclose_old_connections, database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -108,6 +108,18 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes the old database connections of the one thread-sensitive thread
+        # before every handler: a trip to that thread, which every socket of the process
+        # shares, for every frame. A frame here closes them after it is handled instead, and
+        # only if it may have used one there (receive_json): an item's save runs on a worker
+        # thread that closes its own. Everything else (connect, disconnect, the channel
+        # layer's events) goes through Channels as it is.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+        else:
+            await super().dispatch(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
         if text_data is None:
             await self._error("binary", "Send JSON text frames, not binary ones.")
@@ -155,6 +167,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             logger.exception("Conversation socket of session %s failed", self.session.pk)
             item_id = message.item_id if isinstance(message, ItemMessage) else None
             await self._error("server_error", "The server could not handle that; send it again later.", item_id=item_id)
+        finally:
+            if not isinstance(message, ItemMessage):  # the async ORM's connections (voice.calls)
+                await aclose_old_connections()
 
     @staticmethod
     def _needs_open_session(message) -> bool:
