@@ -70,6 +70,11 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+# NaN and Infinity are not JSON, and PostgreSQL would refuse to store them. One decoder for
+# every frame: json.loads with parse_constant builds a new one each call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -138,8 +143,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
-        # NaN and Infinity are not JSON, and PostgreSQL would refuse to store them.
-        return json.loads(text_data, parse_constant=_refuse_constant)
+        return _DECODER.decode(text_data)
 
     async def receive_json(self, content: Any, **kwargs) -> None:
         try:
