@@ -458,12 +458,13 @@ def _batch_save(batch: list[dict[str, Any]]) -> list[tuple[ConversationItem, str
 
 def items_save(batch: list[dict[str, Any]]) -> list[Any]:
     """``conversation_item_save`` for each of ``batch`` (its keyword arguments), in one
-    transaction when it can be; each outcome (an exception for an item that failed), in order.
+    transaction when it can be; each outcome (an exception for an item that failed: ``ItemRefused``
+    past a cap, ``SessionEnded`` for an ``open_only`` item of a closed session), in order.
 
     A batch that fails is saved again one item at a time, so one bad item never blocks the
     others; a lost database connection is retried (``db_retrying``) and then raised for all."""
-    batch = [{"raw": None, "order": 0, "verified": False, "open_only": False, **fields} for fields in batch]
-    batch = [{**fields, "raw": fields["raw"] or {}} for fields in batch]
+    defaults = {"order": 0, "verified": False, "open_only": False}
+    batch = [{**defaults, **fields, "raw": fields.get("raw") or {}} for fields in batch]
     try:
         return db_retrying(_batch_save)(batch)
     except (OperationalError, InterfaceError):
