@@ -68,11 +68,15 @@ class SessionEnded(Exception):
     deactivated); nothing was saved."""
 
 
+# One encoder for every item: json.dumps with options builds a new one each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def item_size(text: str, raw: dict[str, Any] | None) -> int:
     """The bytes an item counts against the caps: its text and its raw data as JSON."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if raw:
-        size += len(json.dumps(raw, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        size += len(_ENCODER.encode(raw).encode("utf-8", "surrogatepass"))
     return size
 
 
@@ -281,7 +285,7 @@ def _new_items_insert(batch: list[dict[str, Any]]) -> dict[int, ConversationItem
         "ON CONFLICT (session_id, item_id) DO NOTHING RETURNING id, session_id, item_id"
     )
     params = [
-        json.dumps(values, ensure_ascii=False),
+        _ENCODER.encode(values),
         conn.ops.adapt_datetimefield_value(day_start(now)),
         stamp, stamp, False, "",
         settings.TUTOR_MAX_ITEMS_PER_SESSION, settings.TUTOR_MAX_ITEM_BYTES_PER_SESSION,
