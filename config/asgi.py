@@ -5,6 +5,7 @@ The app's own sockets pass the origin validator and session auth. The Realtime s
 API client sends no Origin and no cookie, and authenticates with a bearer key.
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -42,3 +43,9 @@ async def application(scope, receive, send):
     if scope["type"] != "lifespan":
         sideband_loop_start()
     return await router(scope, receive, send)
+
+
+# Everything loaded so far (Django, the apps, the routing) lives as long as the process: kept
+# out of the collector's full passes, which otherwise walk all of it and pause every socket
+# of the process while they do (the tail of bench/save.py's ack latency).
+gc.freeze()

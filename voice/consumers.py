@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.db import aclose_old_connections, database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -19,7 +19,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tutor.models import TutorSession
 from voice import calls, guardrail, hangups
-from voice.items import ItemRefused, conversation_item_save, conversation_item_save_batched, db_retrying
+from voice.items import (
+    ItemRefused,
+    SessionEnded,
+    conversation_item_save,
+    conversation_item_save_batched,
+    db_retrying,
+)
 from voice.metering import CLOSED_STATUSES
 from voice.protocol import (
     ACK,
@@ -64,6 +70,11 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+# NaN and Infinity are not JSON, and PostgreSQL would refuse to store them. One decoder for
+# every frame: json.loads with parse_constant builds a new one each call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -102,6 +113,18 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes the old database connections of the one thread-sensitive thread
+        # before every handler: a trip to that thread, which every socket of the process
+        # shares, for every frame. A frame here closes them after it is handled instead, and
+        # only if it may have used one there (receive_json): an item's save runs on a worker
+        # thread that closes its own. Everything else (connect, disconnect, the channel
+        # layer's events) goes through Channels as it is.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+        else:
+            await super().dispatch(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
         if text_data is None:
             await self._error("binary", "Send JSON text frames, not binary ones.")
@@ -120,8 +143,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
-        # NaN and Infinity are not JSON, and PostgreSQL would refuse to store them.
-        return json.loads(text_data, parse_constant=_refuse_constant)
+        return _DECODER.decode(text_data)
 
     async def receive_json(self, content: Any, **kwargs) -> None:
         try:
@@ -149,16 +171,15 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             logger.exception("Conversation socket of session %s failed", self.session.pk)
             item_id = message.item_id if isinstance(message, ItemMessage) else None
             await self._error("server_error", "The server could not handle that; send it again later.", item_id=item_id)
+        finally:
+            if not isinstance(message, ItemMessage):  # the async ORM's connections (voice.calls)
+                await aclose_old_connections()
 
     @staticmethod
     def _needs_open_session(message) -> bool:
-        """Tools, usage and guardrail checks only count while the session is open. Items too
-        when the sideband is on: the server saved what it saw on the call itself, and what a
-        page sends after the end is not evidence of anything (without the sideband, a page's
-        late items are the only copy of the transcript, so they are still taken)."""
-        if isinstance(message, (ToolMessage, UsageMessage, CheckMessage)):
-            return True
-        return isinstance(message, ItemMessage) and settings.REALTIME_SIDEBAND
+        """Tools, usage and guardrail checks only count while the session is open. (Items too
+        with the sideband on, but their save checks that itself: ``_item_save``.)"""
+        return isinstance(message, (ToolMessage, UsageMessage, CheckMessage))
 
     async def _session_open(self) -> bool:
         """Whether the session is still open and its learner still active (read afresh: the
@@ -183,6 +204,10 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         # thread-sensitive: saves from many sockets run side by side, each on its own
         # connection; or, with group commit, the items that arrive together from any of this
         # process's sockets share one transaction. The ack is sent once it has committed.
+        # With the sideband on, only while the session is open: the server saved what it saw
+        # on the call itself, and what a page sends after the end is not evidence of anything
+        # (without the sideband, a page's late items are the only copy of the transcript, so
+        # they are still taken). The save reads that with the learner's row locked.
         if settings.TUTOR_ITEM_GROUP_COMMIT:
             save = conversation_item_save_batched
         else:
@@ -196,7 +221,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 text=message.text,
                 raw=message.raw,
                 order=message.order,
+                open_only=settings.REALTIME_SIDEBAND,
             )
+        except SessionEnded:
+            await self._refuse_closed(message)
+            return
         except ItemRefused as refused:
             # Final for this item: the page drops it from its outbox.
             await self._error(refused.code, refused.message, item_id=message.item_id)

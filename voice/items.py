@@ -13,12 +13,15 @@ locked, so two sockets or two processes saving at once cannot both slip under a 
 
 A new item, the common case, takes two statements: the lock, then one ``INSERT … SELECT …
 WHERE <under every cap> ON CONFLICT DO NOTHING``. Only when that inserts nothing (a resend, a
-later version, a refusal) does the save read the item and decide.
+later version, a refusal) does the save read the item and decide. A batch of items (group
+commit) takes two statements whatever its size: one locks its learners and reads which of its
+sessions are still open, one inserts every new item under the caps.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -28,10 +31,12 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import (
+    DEFAULT_DB_ALIAS,
     IntegrityError,
     InterfaceError,
     OperationalError,
     connection,
+    connections,
     transaction,
 )
 from django.db.models import Count, Sum
@@ -39,7 +44,7 @@ from django.db.models import Count, Sum
 from accounts.models import User
 from common import clock
 from tutor.models import ConversationItem, TutorSession
-from voice.metering import day_start
+from voice.metering import CLOSED_STATUSES, day_start
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,11 +63,20 @@ class ItemRefused(Exception):
         self.message = message
 
 
+class SessionEnded(Exception):
+    """An item sent with ``open_only`` for a session that has ended (or whose learner was
+    deactivated); nothing was saved."""
+
+
+# One encoder for every item: json.dumps with options builds a new one each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def item_size(text: str, raw: dict[str, Any] | None) -> int:
     """The bytes an item counts against the caps: its text and its raw data as JSON."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if raw:
-        size += len(json.dumps(raw, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        size += len(_ENCODER.encode(raw).encode("utf-8", "surrogatepass"))
     return size
 
 
@@ -103,6 +117,26 @@ def _caps_check(session: TutorSession, *, new_items: int, new_bytes: int) -> Non
 def _learner_lock(session: TutorSession) -> None:
     # Every save of one learner's items queues here, so the totals counted next are exact.
     User.objects.select_for_update().filter(pk=session.learner_id).values_list("pk", flat=True).first()
+
+
+def _sessions_lock(sessions: list[TutorSession]) -> set[int]:
+    """Lock the learners of ``sessions`` (their rows, in id order, so two processes never lock
+    in opposite orders) and return the ids of the sessions still open (not ended or failed,
+    their learner active), read in the same statement. One statement for any number."""
+    quote = connection.ops.quote_name
+    ids = sorted({session.pk for session in sessions})
+    learner = TutorSession._meta.get_field("learner").column
+    sql = (
+        f"SELECT s.id, s.status, u.is_active FROM {quote(TutorSession._meta.db_table)} s "
+        f"JOIN {quote(User._meta.db_table)} u ON u.id = s.{quote(learner)} "
+        f"WHERE s.id IN ({', '.join(['%s'] * len(ids))}) ORDER BY u.id"
+    )
+    if connection.features.has_select_for_update_of:  # SQLite: one writer at a time anyway
+        sql += " FOR UPDATE OF u"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids)
+        rows = cursor.fetchall()
+    return {pk for pk, status, active in rows if active and status not in CLOSED_STATUSES}
 
 
 def _item_for_update(session: TutorSession, item_id: str) -> ConversationItem | None:
@@ -166,15 +200,123 @@ def _new_item_insert(
     return item
 
 
+# The batch's rows as one JSON parameter (one quoted literal, not a dozen placeholders a row
+# for the client-side binding to split and quote): (name, PostgreSQL type) of each key.
+_BATCH_COLUMNS = (
+    ("n", "integer"), ("learner", "bigint"), ("session_id", "bigint"), ("item_id", "text"),
+    ("role", "text"), ("kind", "text"), ("text", "text"), ("raw", "jsonb"), ("order", "integer"),
+    ("verified", "boolean"), ("size", "integer"),
+)
+
+
+def _batch_rows_sql(conn) -> str:
+    """A SELECT of the batch's rows from the one JSON parameter, in this database's words."""
+    quote = conn.ops.quote_name
+    if conn.vendor == "postgresql":
+        columns = ", ".join(f"{quote(name)} {kind}" for name, kind in _BATCH_COLUMNS)
+        return f"SELECT * FROM json_to_recordset(%s::json) AS rows ({columns})"
+    columns = ", ".join(f"json_extract(value, '$.{name}') AS {quote(name)}" for name, _ in _BATCH_COLUMNS)
+    return f"SELECT {columns} FROM json_each(%s)"
+
+
+def _new_items_insert(batch: list[dict[str, Any]]) -> dict[int, ConversationItem]:
+    """The new items of ``batch`` in one statement: a multi-row ``INSERT … SELECT … WHERE
+    <under every cap> ON CONFLICT DO NOTHING RETURNING``. Which were inserted, by their
+    index in ``batch``; the caller takes every other one through the general path, which
+    tells a resend, a later version and a refusal apart. Run with the learners' rows locked.
+
+    The caps are checked conservatively: each row counts every row before it in the batch of
+    its session (and of its learner) as if it were new, on top of what is saved, so a row
+    goes in only if it would also go in were the batch saved one item at a time. A resend
+    counted that way may keep a later item out of this statement; the general path then
+    counts exactly and saves it. An item id twice in a batch goes in once here, at its
+    first place; the later copies take the general path, as they would one at a time."""
+    conn = connections[DEFAULT_DB_ALIAS]  # not the proxy: it looks the connection up on every use
+    now = clock.now()
+    seen: set[tuple[int, str]] = set()
+    rows: list[tuple[int, ConversationItem]] = []
+    values: list[dict[str, Any]] = []
+    for n, fields in enumerate(batch):
+        session = fields["session"]
+        key = (session.pk, fields["item_id"])
+        if key in seen:
+            continue
+        seen.add(key)
+        size = item_size(fields["text"], fields["raw"])
+        item = ConversationItem(
+            session=session, item_id=fields["item_id"], role=fields["role"], kind=fields["kind"],
+            text=fields["text"], raw=fields["raw"], order=fields["order"], verified=fields["verified"],
+            size=size, created_at=now, updated_at=now,
+        )
+        rows.append((n, item))
+        values.append({
+            "n": n, "learner": session.learner_id, "session_id": session.pk, "item_id": item.item_id,
+            "role": item.role, "kind": item.kind, "text": item.text, "raw": item.raw,
+            "order": item.order, "verified": item.verified, "size": size,
+        })
+    if not rows:
+        return {}
+    quote = conn.ops.quote_name
+    items, sessions = quote(ConversationItem._meta.db_table), quote(TutorSession._meta.db_table)
+    order = quote("order")
+    stamp = conn.ops.adapt_datetimefield_value(now)
+    sql = (
+        f"WITH batch AS ({_batch_rows_sql(conn)}), "
+        "counted AS (SELECT batch.*, "
+        "ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY n) AS session_items, "
+        "SUM(size) OVER (PARTITION BY session_id ORDER BY n) AS session_bytes, "
+        "ROW_NUMBER() OVER (PARTITION BY learner ORDER BY n) AS day_items, "
+        "SUM(size) OVER (PARTITION BY learner ORDER BY n) AS day_bytes FROM batch), "
+        "in_session AS (SELECT session_id, COUNT(*) AS items, COALESCE(SUM(size), 0) AS bytes "
+        f"FROM {items} WHERE session_id IN (SELECT session_id FROM batch) GROUP BY session_id), "
+        "in_day AS (SELECT s.learner_id AS learner, COUNT(*) AS items, COALESCE(SUM(i.size), 0) AS bytes "
+        f"FROM {items} i JOIN {sessions} s ON s.id = i.session_id "
+        "WHERE s.learner_id IN (SELECT learner FROM batch) AND i.created_at >= %s GROUP BY s.learner_id) "
+        f"INSERT INTO {items} (session_id, item_id, role, kind, text, raw, {order}, verified, size, "
+        "created_at, updated_at, flagged, flag_reason) "
+        f"SELECT c.session_id, c.item_id, c.role, c.kind, c.text, c.raw, c.{order}, c.verified, c.size, "
+        "%s, %s, %s, %s FROM counted c "
+        "LEFT JOIN in_session ts ON ts.session_id = c.session_id "
+        "LEFT JOIN in_day td ON td.learner = c.learner "
+        "WHERE COALESCE(ts.items, 0) + c.session_items <= %s "
+        "AND (c.size = 0 OR COALESCE(ts.bytes, 0) + c.session_bytes <= %s) "
+        "AND COALESCE(td.items, 0) + c.day_items <= %s "
+        "AND (c.size = 0 OR COALESCE(td.bytes, 0) + c.day_bytes <= %s) "
+        "ON CONFLICT (session_id, item_id) DO NOTHING RETURNING id, session_id, item_id"
+    )
+    params = [
+        _ENCODER.encode(values),
+        conn.ops.adapt_datetimefield_value(day_start(now)),
+        stamp, stamp, False, "",
+        settings.TUTOR_MAX_ITEMS_PER_SESSION, settings.TUTOR_MAX_ITEM_BYTES_PER_SESSION,
+        settings.TUTOR_MAX_ITEMS_PER_LEARNER_DAY, settings.TUTOR_MAX_ITEM_BYTES_PER_LEARNER_DAY,
+    ]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = {(session_id, item_id): pk for pk, session_id, item_id in cursor.fetchall()}
+    saved: dict[int, ConversationItem] = {}
+    for n, item in rows:
+        pk = inserted.get((item.session_id, item.item_id))
+        if pk is not None:
+            item.pk = pk
+            item._state.adding = False
+            saved[n] = item
+    return saved
+
+
 @transaction.atomic
-def _item_save_fast(**fields) -> tuple[ConversationItem, str]:
-    """Two statements for a new item (the learner's row locked, the insert); anything else
-    (a resend, a later version, a refusal) takes ``_item_save_once`` in the same transaction."""
+def _item_save_fast(*, open_only: bool = False, **fields) -> tuple[ConversationItem, str]:
+    """Two statements for a new item (the learner's row locked and the session's state read,
+    the insert); anything else (a resend, a later version, a refusal) takes
+    ``_item_save_once`` in the same transaction. ``SessionEnded`` if ``open_only`` and the
+    session is closed."""
     session = fields["session"]
-    _learner_lock(session)
-    item = _new_item_insert(**fields)
-    if item is not None:
-        return item, CREATED
+    if session.pk not in _sessions_lock([session]) and open_only:
+        raise SessionEnded(session.pk)
+    if fields["order"] is not None:
+        item = _new_item_insert(**fields)
+        if item is not None:
+            return item, CREATED
     return _item_save_once(**fields)
 
 
@@ -249,6 +391,7 @@ def conversation_item_save(
     raw: dict[str, Any] | None = None,
     order: int | None = 0,
     verified: bool = False,
+    open_only: bool = False,
 ) -> tuple[ConversationItem, str]:
     """Save one item, once per (session, item id): returns it and created/updated/unchanged.
 
@@ -259,19 +402,24 @@ def conversation_item_save(
     guardrail flagged (the evidence staff review). Role and kind are kept from the first
     save, unless the sideband's copy says otherwise; an ``order`` of None keeps the saved
     one. ``ItemRefused`` when the item would pass
-    a storage cap. Two writers racing on the same new item both succeed: the loser's insert
-    hits the unique constraint and it updates the winner's row instead.
+    a storage cap; with ``open_only``, ``SessionEnded`` when the session has ended or its
+    learner was deactivated (read with the learner's row locked, in the same statement).
+    Two writers racing on the same new item both succeed: the loser's insert hits the unique
+    constraint and it updates the winner's row instead.
     """
     fields = dict(
         session=session, item_id=item_id, role=role, kind=kind, text=text, raw=raw or {},
         order=order, verified=verified,
     )
-    # The sideband's saves (no order: placed after what is saved) take the general path.
-    save = _item_save_fast if order is not None else _item_save_once
+    if open_only:
+        save = functools.partial(_item_save_fast, open_only=True)
+    else:
+        # The sideband's saves (no order: placed after what is saved) take the general path.
+        save = _item_save_fast if order is not None else _item_save_once
     try:
         return save(**fields)
     except IntegrityError:
-        return _item_save_once(**fields)
+        return save(**fields)
 
 
 # --- Group commit: the items that arrive together in a process, in one transaction ---------
@@ -280,38 +428,47 @@ MAX_BATCH = 100
 MAX_IN_FLIGHT = 1  # batches saved at once per process: 4 measured worse (docs/benchmarks.md)
 
 
-def _batch_save(batch: list[dict[str, Any]]) -> list[tuple[ConversationItem, str] | ItemRefused]:
+def _batch_save(batch: list[dict[str, Any]]) -> list[tuple[ConversationItem, str] | Exception]:
     """Save every item of ``batch`` in one transaction: the outcome of each, in order.
 
-    The learners' rows are locked in one statement (in id order, so two processes never lock
-    in opposite orders), then each new item takes its one insert. A refused item is its
+    Two statements in the common case, whatever the batch's size: the learners' rows are
+    locked (in id order, so two processes never lock in opposite orders) and the open sessions
+    read in one, then every new item goes in with one multi-row insert. Each item that did
+    not (a resend, a later version, one near a cap) takes the general path, in the same
+    transaction. An item refused (a cap, or ``open_only`` on a closed session) has that as its
     outcome; any other failure raises and nothing of the batch is saved."""
     with transaction.atomic():
-        learner_ids = sorted({fields["session"].learner_id for fields in batch})
-        list(
-            User.objects.select_for_update().filter(pk__in=learner_ids).order_by("pk").values_list("pk", flat=True)
-        )
-        outcomes: list[tuple[ConversationItem, str] | ItemRefused] = []
-        for fields in batch:
-            item = _new_item_insert(**fields)
-            if item is not None:
-                outcomes.append((item, CREATED))
+        open_ids = _sessions_lock([fields["session"] for fields in batch])
+        outcomes: list[tuple[ConversationItem, str] | Exception | None] = [None] * len(batch)
+        insertable: list[int] = []
+        for n, fields in enumerate(batch):
+            if fields["open_only"] and fields["session"].pk not in open_ids:
+                outcomes[n] = SessionEnded(fields["session"].pk)
+            elif fields["order"] is not None:  # an unplaced item (none of the page's) is placed there
+                insertable.append(n)
+        inserted = _new_items_insert([batch[n] for n in insertable]) if insertable else {}
+        for n, item in inserted.items():
+            outcomes[insertable[n]] = (item, CREATED)
+        for n, fields in enumerate(batch):
+            if outcomes[n] is not None:
                 continue
+            fields = {name: value for name, value in fields.items() if name != "open_only"}
             try:
-                outcomes.append(_item_save_once(**fields))  # its own savepoint
+                outcomes[n] = _item_save_once(**fields)  # its own savepoint
             except ItemRefused as refused:
-                outcomes.append(refused)
+                outcomes[n] = refused
         return outcomes
 
 
 def items_save(batch: list[dict[str, Any]]) -> list[Any]:
     """``conversation_item_save`` for each of ``batch`` (its keyword arguments), in one
-    transaction when it can be; each outcome (an exception for an item that failed), in order.
+    transaction when it can be; each outcome (an exception for an item that failed: ``ItemRefused``
+    past a cap, ``SessionEnded`` for an ``open_only`` item of a closed session), in order.
 
     A batch that fails is saved again one item at a time, so one bad item never blocks the
     others; a lost database connection is retried (``db_retrying``) and then raised for all."""
-    batch = [{"raw": None, "order": 0, "verified": False, **fields} for fields in batch]
-    batch = [{**fields, "raw": fields["raw"] or {}} for fields in batch]
+    defaults = {"order": 0, "verified": False, "open_only": False}
+    batch = [{**defaults, **fields, "raw": fields.get("raw") or {}} for fields in batch]
     try:
         return db_retrying(_batch_save)(batch)
     except (OperationalError, InterfaceError):

@@ -149,6 +149,10 @@ def _raw_check(value: Any, depth: int = 0) -> None:
         raise ValueError("contains a number JSON cannot hold")
 
 
+# One encoder for every item's raw data: json.dumps with options builds a new one each call.
+_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+
+
 def _raw(content: dict, item_id: str) -> dict[str, Any]:
     raw = content.get("raw")
     if raw is None:
@@ -157,7 +161,7 @@ def _raw(content: dict, item_id: str) -> dict[str, Any]:
         raise MessageInvalid("invalid", "raw must be an object", item_id)
     try:
         _raw_check(raw)
-        size = len(json.dumps(raw, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+        size = len(_RAW_ENCODER.encode(raw).encode("utf-8"))
     except ValueError as error:
         raise MessageInvalid("invalid", f"raw {error}", item_id) from None
     if size > MAX_RAW_BYTES:

@@ -303,3 +303,26 @@ async def test_ending_a_session_that_never_connected_has_no_duration(alice_sessi
     async with open_socket(alice_session.pk, alice_cookie) as communicator:
         ended = await ask(communicator, {"type": "end", "reason": "error"})
     assert ended == {"type": "ended", "session_id": alice_session.pk, "duration_seconds": None}
+
+
+async def test_item_frames_make_no_trip_to_the_shared_database_thread(alice_session, alice_cookie, monkeypatch):
+    """Channels would close old connections there before every frame; an item's save runs on
+    a worker thread that closes its own, so only the other frames close them (after)."""
+    from channels import consumer as channels_consumer
+
+    from voice import consumers
+
+    trips = []
+
+    async def counted():
+        trips.append(1)
+
+    monkeypatch.setattr(channels_consumer, "aclose_old_connections", counted)
+    monkeypatch.setattr(consumers, "aclose_old_connections", counted)
+    async with open_socket(alice_session.pk, alice_cookie) as communicator:
+        trips.clear()  # the connect's
+        for n in range(3):
+            assert (await ask(communicator, item(f"item_{n}", order=n)))["type"] == "ack"
+        assert trips == []
+        assert (await ask(communicator, {"type": "end", "reason": "user"}))["type"] == "ended"
+        assert trips == [1]

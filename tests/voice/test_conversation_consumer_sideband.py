@@ -103,15 +103,50 @@ async def test_after_the_end_tools_usage_and_checks_write_nothing(alice_session,
     assert alice_session.usage == {}
 
 
-async def test_after_the_end_items_are_refused_with_the_sideband_on(sideband_on, alice_session, alice):
+@pytest.fixture(params=[True, False], ids=["group commit", "one by one"])
+def group_commit(request, settings):
+    settings.TUTOR_ITEM_GROUP_COMMIT = request.param
+
+
+async def test_after_the_end_items_are_refused_with_the_sideband_on(sideband_on, group_commit, alice_session, alice):
     item = {"type": "item", "item": {"id": "item_late", "role": "user", "kind": "message", "text": "hola", "order": 0}}
     async with open_socket(alice_session.pk, await _cookie(alice)) as communicator:
+        assert (await ask(communicator, {**item, "item": {**item["item"], "id": "item_early"}}))["type"] == "ack"
         await _ended(alice_session)
         reply = await ask(communicator, item)
-    assert (reply["code"], reply["item_id"]) == ("session_ended", "item_late")
+    assert reply == {
+        "type": "error", "code": "session_ended", "item_id": "item_late",
+        "message": "This session has ended; nothing more is saved on it.",
+    }
     from tutor.models import ConversationItem
 
+    assert [i.item_id async for i in ConversationItem.objects.all()] == ["item_early"]
+
+
+async def test_a_deactivated_learners_items_are_refused_with_the_sideband_on(sideband_on, group_commit, alice_session, alice):
+    from asgiref.sync import sync_to_async
+
+    from tutor.models import ConversationItem
+
+    item = {"type": "item", "item": {"id": "item_late", "role": "user", "kind": "message", "text": "hola", "order": 0}}
+    async with open_socket(alice_session.pk, await _cookie(alice)) as communicator:
+        await sync_to_async(type(alice).objects.filter(pk=alice.pk).update)(is_active=False)
+        reply = await ask(communicator, item)
+    assert (reply["code"], reply["item_id"]) == ("session_ended", "item_late")
     assert not await ConversationItem.objects.aexists()
+
+
+async def test_an_items_save_reads_whether_the_session_is_open_itself(sideband_on, group_commit, alice_session, alice, monkeypatch):
+    """No read of its own before the save (one more query and thread hop per item)."""
+    from voice import consumers
+
+    def no_separate_read(session_id):
+        raise AssertionError("an item took the separate open-session read")
+
+    monkeypatch.setattr(consumers, "_session_is_open", no_separate_read)
+    item = {"type": "item", "item": {"id": "item_1", "role": "user", "kind": "message", "text": "hola", "order": 0}}
+    async with open_socket(alice_session.pk, await _cookie(alice)) as communicator:
+        assert await ask(communicator, item) == {"type": "ack", "item_id": "item_1"}
 
 
 async def test_a_deactivated_learners_socket_refuses_tools_at_once(alice_session, alice):

@@ -146,6 +146,16 @@ def test_a_new_item_takes_two_statements_however_many_the_session_has(session):
     assert (saved.text, saved.raw, saved.order, saved.size) == ("hola", {"n": 99}, 99, items.item_size("hola", {"n": 99}))
 
 
+def test_the_open_session_check_rides_in_the_lock_statement(session):
+    sql = statements(lambda: save(session, item_id="new", text="hola", order=1, open_only=True))
+    assert len(sql) <= 2, "\n".join(sql)
+    assert "is_active" in sql[0] and ("FOR UPDATE" in sql[0] or connection.vendor == "sqlite")
+    TutorSession.objects.filter(pk=session.pk).update(status=TutorSession.Status.ENDED)
+    with pytest.raises(items.SessionEnded):
+        save(session, item_id="late", text="adiós", order=2, open_only=True)
+    assert list(ConversationItem.objects.values_list("item_id", flat=True)) == ["new"]
+
+
 def test_the_one_statement_insert_still_stops_at_the_caps(session, settings):
     settings.TUTOR_MAX_ITEMS_PER_SESSION = 2
     save(session, item_id="a", text="uno")
