@@ -23,6 +23,7 @@ from voice.items import (
     ItemRefused,
     SessionEnded,
     conversation_item_save,
+    connection_released,
     conversation_item_save_batched,
     db_retrying,
 )
@@ -211,7 +212,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if settings.TUTOR_ITEM_GROUP_COMMIT:
             save = conversation_item_save_batched
         else:
-            save = database_sync_to_async(db_retrying(conversation_item_save), thread_sensitive=False)
+            save = database_sync_to_async(
+                connection_released(db_retrying(conversation_item_save)), thread_sensitive=False
+            )
         try:
             await save(
                 session=self.session,

@@ -35,6 +35,7 @@ from django.db import (
     IntegrityError,
     InterfaceError,
     OperationalError,
+    close_old_connections,
     connection,
     connections,
     transaction,
@@ -513,7 +514,7 @@ class ItemBatcher:
             if not batch:
                 return
             try:
-                outcomes = await database_sync_to_async(items_save, thread_sensitive=False)(
+                outcomes = await database_sync_to_async(connection_released(items_save), thread_sensitive=False)(
                     [fields for fields, _ in batch]
                 )
             except Exception as error:  # noqa: BLE001 (every sender hears of it)
@@ -537,6 +538,22 @@ async def conversation_item_save_batched(**fields: Any) -> tuple[ConversationIte
     if batcher is None:
         batcher = _batchers[loop] = ItemBatcher()
     return await batcher.save(**fields)
+
+
+def connection_released(func: Callable[..., T]) -> Callable[..., T]:
+    """``func``, then its thread's database connection given back (to the pool) if it is due.
+
+    For work on a worker thread of its own (``thread_sensitive=False``): Channels' wrapper does
+    the same, except under its test communicator, which turns it off (``channels.testing``),
+    so every test's worker threads kept a pooled connection until the pool ran dry."""
+
+    def run(*args, **kwargs) -> T:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return run
 
 
 # --- Riding out a database restart ----------------------------------------------

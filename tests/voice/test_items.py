@@ -174,3 +174,23 @@ def test_the_sideband_copy_of_an_item_the_page_mislabelled_says_what_it_really_i
     item, status = save(session, item_id="item_x", role="user", kind="message", text="hola", order=None, verified=True)
     assert status == UPDATED
     assert (item.role, item.kind, item.text, item.verified, item.order) == ("user", "message", "hola", True, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_save_on_a_worker_thread_gives_its_connection_back(alice):
+    """Even where Channels' own closing is off (its test communicator turns it off): without
+    this a process's pool lost a connection to every worker thread that ever saved."""
+    from voice.items import connection_released
+
+    session = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="")
+    left_open = []
+
+    def worker():
+        connection_released(save)(session, item_id="item_thread", text="hola")
+        left_open.append(connection.connection is not None)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert left_open == [False]
+    assert ConversationItem.objects.filter(session=session, item_id="item_thread").exists()
