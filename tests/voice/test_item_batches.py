@@ -4,7 +4,6 @@ answered only after it committed; a batch that fails is saved again item by item
 from __future__ import annotations
 
 import asyncio
-import threading
 from unittest import mock
 
 import pytest
@@ -12,6 +11,7 @@ from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
+from tests.support.races import race
 from tutor.models import ConversationItem, TutorSession
 from voice import items
 from voice.items import CREATED, UPDATED, ItemRefused, SessionEnded, conversation_item_save_batched, items_save
@@ -247,25 +247,10 @@ def test_two_racing_batches_of_one_learner_never_pass_a_cap(alice, settings, cap
     sessions = [new_session(alice), new_session(alice)]
     if cap == "TUTOR_MAX_ITEMS_PER_SESSION":
         sessions = [sessions[0], sessions[0]]
-    barrier = threading.Barrier(2)
-    results, errors = {}, []
-
-    def writer(n):
-        try:
-            batch = [fields(sessions[n], 10 * n + k) for k in range(5)]
-            barrier.wait()
-            results[n] = [outcome_of(o) for o in items_save(batch)]
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = race(
+        2, lambda n: [outcome_of(o) for o in items_save([fields(sessions[n], 10 * n + k) for k in range(5)])]
+    )
 
     assert errors == []
-    assert sorted(results.values()) == [[CREATED] * 2 + ["ItemRefused"] * 3, [CREATED] * 5]
+    assert sorted(results) == [[CREATED] * 2 + ["ItemRefused"] * 3, [CREATED] * 5]
     assert ConversationItem.objects.filter(session__learner=alice).count() == 7

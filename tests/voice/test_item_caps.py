@@ -1,11 +1,10 @@
 """What one session and one learner's day may store: items and bytes, under concurrency too."""
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection
 
+from tests.support.races import race
 from tests.voice.test_conversation_consumer import ask, item, open_socket, session_cookie
 from tutor.models import ConversationItem, TutorSession
 from voice.items import CREATED, UPDATED, ItemRefused, conversation_item_save, item_size
@@ -112,26 +111,14 @@ def test_racing_saves_never_pass_a_cap(alice, settings, same_session):
     settings.TUTOR_MAX_ITEMS_PER_SESSION = 3
     settings.TUTOR_MAX_ITEMS_PER_LEARNER_DAY = 3
     sessions = [new_session(alice), new_session(alice)]
-    barrier = threading.Barrier(6)
-    outcomes, errors = [], []
 
     def writer(n):
         try:
-            barrier.wait()
-            target = sessions[0] if same_session else sessions[n % 2]
-            outcomes.append(save(target, f"item_{n}", "a")[1])
+            return save(sessions[0] if same_session else sessions[n % 2], f"item_{n}", "a")[1]
         except ItemRefused as refused:
-            outcomes.append(refused.code)
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
+            return refused.code
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes, errors = race(6, writer)
 
     assert errors == []
     assert sorted(outcomes) == [CREATED] * 3 + ["too_many"] * 3

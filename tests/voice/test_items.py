@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 from django.db import connection
 
+from tests.support.races import race
 from tutor.models import ConversationItem, TutorSession
 from voice import items
 from voice.items import CREATED, UNCHANGED, UPDATED, conversation_item_save
@@ -76,23 +77,7 @@ def test_an_insert_lost_to_a_concurrent_writer_becomes_an_update(session):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_saves_of_one_item_store_it_once(alice):
     session = TutorSession.objects.create(learner=alice, model="m", voice="v", instructions="")
-    barrier = threading.Barrier(6)
-    outcomes, errors = [], []
-
-    def writer(n):
-        try:
-            barrier.wait()
-            outcomes.append(save(session, item_id="item_race", text=f"version {n % 2}")[1])
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes, errors = race(6, lambda n: save(session, item_id="item_race", text=f"version {n % 2}")[1])
 
     assert errors == []
     assert outcomes.count(CREATED) == 1 and len(outcomes) == 6
