@@ -44,6 +44,7 @@ from django.db.models import Count, Sum
 
 from accounts.models import User
 from common import clock
+from common.db import row_lock
 from tutor.models import ConversationItem, TutorSession
 from voice.metering import CLOSED_STATUSES, day_start
 
@@ -117,7 +118,7 @@ def _caps_check(session: TutorSession, *, new_items: int, new_bytes: int) -> Non
 
 def _learner_lock(session: TutorSession) -> None:
     # Every save of one learner's items queues here, so the totals counted next are exact.
-    User.objects.select_for_update().filter(pk=session.learner_id).values_list("pk", flat=True).first()
+    row_lock(User, session.learner_id)
 
 
 def _sessions_lock(sessions: list[TutorSession]) -> set[int]:
